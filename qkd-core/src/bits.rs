@@ -1,0 +1,258 @@
+//! [`BitString`]: a packed string of bits, the currency of sifting, error correction and privacy
+//! amplification.
+//!
+//! Bits are packed little-endian into `u64` words: bit `i` is bit `i % 64` of word `i / 64`. Bits
+//! past `len` in the last word are always zero. The contents are zeroized on drop because sifted
+//! and corrected keys are secret.
+
+use std::fmt;
+
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::key::SecretKey;
+
+/// A packed, zeroizing string of bits.
+#[derive(Clone, Default, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct BitString {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl fmt::Debug for BitString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BitString([REDACTED; {} bits])", self.len)
+    }
+}
+
+impl BitString {
+    /// `len` zero bits.
+    pub fn zeros(len: usize) -> Self {
+        Self {
+            words: vec![0; len.div_ceil(64)],
+            len,
+        }
+    }
+
+    /// From one `bool` per bit.
+    pub fn from_bools(bits: &[bool]) -> Self {
+        let mut s = Self::zeros(bits.len());
+        for (i, &b) in bits.iter().enumerate() {
+            if b {
+                s.words[i / 64] |= 1 << (i % 64);
+            }
+        }
+        s
+    }
+
+    /// From packed words; bits at positions `>= len` are cleared. Panics never: missing words
+    /// are taken as zero, surplus words dropped.
+    pub fn from_words(mut words: Vec<u64>, len: usize) -> Self {
+        words.resize(len.div_ceil(64), 0);
+        let mut s = Self { words, len };
+        s.clear_tail();
+        s
+    }
+
+    /// From bytes, bit `i` being bit `i % 8` of byte `i / 8` (little-endian bit order), using the
+    /// first `len` bits (`len` is capped at `8 * bytes.len()`).
+    pub fn from_bytes(bytes: &[u8], len: usize) -> Self {
+        let len = len.min(bytes.len() * 8);
+        let mut words = vec![0u64; len.div_ceil(64)];
+        for (i, chunk) in bytes.chunks(8).enumerate().take(words.len()) {
+            let mut buf = [0u8; 8];
+            buf[..chunk.len()].copy_from_slice(chunk);
+            words[i] = u64::from_le_bytes(buf);
+        }
+        Self::from_words(words, len)
+    }
+
+    /// Packs the bits into bytes (little-endian bit order); the last byte is zero-padded.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len.div_ceil(8));
+        for w in &self.words {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        out.truncate(self.len.div_ceil(8));
+        out
+    }
+
+    /// The bits as a [`SecretKey`] (see [`to_bytes`](Self::to_bytes) for the bit order).
+    pub fn to_secret_key(&self) -> SecretKey {
+        SecretKey::from_vec(self.to_bytes())
+    }
+
+    /// Number of bits.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when there are no bits.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The packed words (bits past `len` are zero).
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
+    /// Mutable packed words. Callers must keep bits past `len` zero (see [`clear_tail`](Self::clear_tail)).
+    pub fn words_mut(&mut self) -> &mut [u64] {
+        &mut self.words
+    }
+
+    /// Bit `i`. Panics if `i >= len` (an indexing bug, like slice indexing).
+    #[inline]
+    pub fn get(&self, i: usize) -> bool {
+        assert!(i < self.len, "bit index {i} out of range {}", self.len);
+        (self.words[i / 64] >> (i % 64)) & 1 == 1
+    }
+
+    /// Sets bit `i` to `value`. Panics if `i >= len`.
+    #[inline]
+    pub fn set(&mut self, i: usize, value: bool) {
+        assert!(i < self.len, "bit index {i} out of range {}", self.len);
+        let mask = 1u64 << (i % 64);
+        if value {
+            self.words[i / 64] |= mask;
+        } else {
+            self.words[i / 64] &= !mask;
+        }
+    }
+
+    /// Flips bit `i`. Panics if `i >= len`.
+    #[inline]
+    pub fn flip(&mut self, i: usize) {
+        assert!(i < self.len, "bit index {i} out of range {}", self.len);
+        self.words[i / 64] ^= 1u64 << (i % 64);
+    }
+
+    /// Appends one bit.
+    pub fn push(&mut self, value: bool) {
+        if self.len % 64 == 0 {
+            self.words.push(0);
+        }
+        self.len += 1;
+        let i = self.len - 1;
+        if value {
+            self.words[i / 64] |= 1 << (i % 64);
+        }
+    }
+
+    /// Number of one bits.
+    pub fn count_ones(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// Parity (XOR) of bits `start..end`. Panics if the range is out of bounds.
+    pub fn parity_range(&self, start: usize, end: usize) -> bool {
+        assert!(start <= end && end <= self.len, "range {start}..{end} out of {}", self.len);
+        if start == end {
+            return false;
+        }
+        let (sw, ew) = (start / 64, (end - 1) / 64);
+        let lo_mask = u64::MAX << (start % 64);
+        let hi_mask = u64::MAX >> (63 - (end - 1) % 64);
+        if sw == ew {
+            return (self.words[sw] & lo_mask & hi_mask).count_ones() & 1 == 1;
+        }
+        let mut acc = (self.words[sw] & lo_mask) ^ (self.words[ew] & hi_mask);
+        for w in &self.words[sw + 1..ew] {
+            acc ^= w;
+        }
+        acc.count_ones() & 1 == 1
+    }
+
+    /// Number of positions where `self` and `other` differ (over the shorter length's words when
+    /// lengths differ; callers compare equal-length strings).
+    pub fn hamming_distance(&self, other: &BitString) -> usize {
+        self.words
+            .iter()
+            .zip(&other.words)
+            .map(|(a, b)| (a ^ b).count_ones() as usize)
+            .sum()
+    }
+
+    /// Bits `start..end` as a new string. Panics if the range is out of bounds.
+    pub fn slice(&self, start: usize, end: usize) -> BitString {
+        assert!(start <= end && end <= self.len, "range {start}..{end} out of {}", self.len);
+        let len = end - start;
+        let mut out = BitString::zeros(len);
+        let shift = start % 64;
+        let first = start / 64;
+        for (k, w) in out.words.iter_mut().enumerate() {
+            let lo = self.words.get(first + k).copied().unwrap_or(0) >> shift;
+            let hi = if shift == 0 {
+                0
+            } else {
+                self.words.get(first + k + 1).copied().unwrap_or(0) << (64 - shift)
+            };
+            *w = lo | hi;
+        }
+        out.clear_tail();
+        out
+    }
+
+    /// Zeroes the unused bits of the last word.
+    pub fn clear_tail(&mut self) {
+        if self.len % 64 != 0 {
+            if let Some(last) = self.words.last_mut() {
+                *last &= (1u64 << (self.len % 64)) - 1;
+            }
+        }
+    }
+
+    /// Iterates over the bits.
+    pub fn iter(&self) -> impl Iterator<Item = bool> + '_ {
+        (0..self.len).map(move |i| (self.words[i / 64] >> (i % 64)) & 1 == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_get_flip_push() {
+        let mut b = BitString::zeros(130);
+        b.set(0, true);
+        b.set(64, true);
+        b.flip(129);
+        assert!(b.get(0) && b.get(64) && b.get(129) && !b.get(1));
+        assert_eq!(b.count_ones(), 3);
+        b.push(true);
+        assert_eq!(b.len(), 131);
+        assert!(b.get(130));
+        let mut c = BitString::default();
+        for i in 0..200 {
+            c.push(i % 3 == 0);
+        }
+        assert_eq!(c.count_ones(), 67);
+    }
+
+    #[test]
+    fn parity_and_slice_match_naive() {
+        let bools: Vec<bool> = (0..300).map(|i| (i * 7919 + i / 3) % 5 < 2).collect();
+        let b = BitString::from_bools(&bools);
+        for (s, e) in [(0, 0), (0, 1), (3, 64), (63, 65), (0, 300), (64, 128), (5, 250), (299, 300)] {
+            let naive = bools[s..e].iter().filter(|&&x| x).count() % 2 == 1;
+            assert_eq!(b.parity_range(s, e), naive, "{s}..{e}");
+            let sl = b.slice(s, e);
+            assert_eq!(sl.len(), e - s);
+            assert!(sl.iter().eq(bools[s..e].iter().copied()));
+        }
+    }
+
+    #[test]
+    fn bytes_round_trip_and_debug_redacted() {
+        let bytes = [0xA5u8, 0x01, 0xFF];
+        let b = BitString::from_bytes(&bytes, 20);
+        assert_eq!(b.len(), 20);
+        assert_eq!(b.to_bytes(), vec![0xA5, 0x01, 0x0F]);
+        assert!(b.get(0) && !b.get(1));
+        assert_eq!(format!("{b:?}"), "BitString([REDACTED; 20 bits])");
+        assert_eq!(BitString::from_bytes(&bytes, 100).len(), 24);
+        let other = BitString::from_bytes(&[0xA4, 0x01, 0x0E], 20);
+        assert_eq!(b.hamming_distance(&other), 2);
+    }
+}

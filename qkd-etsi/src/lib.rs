@@ -1,0 +1,2 @@
+//! qkd-etsi (see the crate description).
+#![forbid(unsafe_code)]

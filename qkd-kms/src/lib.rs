@@ -1,0 +1,2 @@
+//! qkd-kms (see the crate description).
+#![forbid(unsafe_code)]

@@ -1,0 +1,1 @@
+//! Module channel (see the crate overview).

@@ -1,0 +1,1 @@
+//! Module eve (see the crate overview).

@@ -1,0 +1,1 @@
+//! Protocol engines (see the crate overview).

@@ -1,0 +1,1 @@
+//! Module qrng (see the crate overview).

@@ -1,0 +1,1 @@
+//! Module statevector (see the crate overview).
