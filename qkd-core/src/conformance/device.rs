@@ -1,0 +1,1 @@
+//! Conformance suite for one trait (see the module overview).
