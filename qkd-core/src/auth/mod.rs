@@ -8,6 +8,10 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod aes_gcm;
+
+pub use aes_gcm::{AesGcmAuth, AesGcmPolicy};
+
 use crate::error::AuthError;
 use crate::key::SecretKey;
 
@@ -69,6 +73,13 @@ pub trait ChannelAuth: Send {
 
     /// Counters of frames and key consumed.
     fn usage(&self) -> AuthUsage;
+
+    /// An upper bound on the bytes [`seal`](ChannelAuth::seal) adds to a payload (header, tag or
+    /// signature), so that a channel can tell how large a payload still fits in its frames.
+    /// The default, 0, suits backends whose frames are their payloads.
+    fn frame_overhead(&self) -> usize {
+        0
+    }
 }
 
 impl<T: ChannelAuth + ?Sized> ChannelAuth for Box<T> {
@@ -92,6 +103,9 @@ impl<T: ChannelAuth + ?Sized> ChannelAuth for Box<T> {
     }
     fn usage(&self) -> AuthUsage {
         (**self).usage()
+    }
+    fn frame_overhead(&self) -> usize {
+        (**self).frame_overhead()
     }
 }
 
