@@ -41,7 +41,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let keys_a = store_a.take(stream, &reserved, Some("sae-b")).await?;
     let keys_b = store_b.take(stream, &reserved, Some("sae-b")).await?;
     for ((index, a), b) in reserved.iter().zip(&keys_a).zip(&keys_b) {
-        println!("key at index {index}: {a} — identical at both sites: {}", a == b);
+        println!(
+            "key at index {index}: {a} — identical at both sites: {}",
+            a == b
+        );
         assert_eq!(a, b);
     }
     let counts = store_a.counts(stream).await?;
