@@ -130,11 +130,11 @@ impl TcpChannel {
             .await
             .map_err(io_error)?;
         let addr = listener.local_addr().map_err(io_error)?;
-        let (client, server) = tokio::join!(
-            Self::connect(addr, max_frame_len),
-            Self::accept(&listener, max_frame_len)
-        );
-        Ok((client?, server?))
+        // The kernel completes the handshake from the listen backlog, so connecting before
+        // accepting does not deadlock.
+        let client = Self::connect(addr, max_frame_len).await?;
+        let server = Self::accept(&listener, max_frame_len).await?;
+        Ok((client, server))
     }
 
     /// The local address of the connection.
