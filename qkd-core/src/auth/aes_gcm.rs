@@ -510,3 +510,257 @@ impl ChannelAuth for AesGcmAuth {
         AES_GCM_HEADER_LEN + AES_GCM_TAG_LEN
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn material(seed: u8, keys: usize) -> SecretKey {
+        SecretKey::from_vec(
+            (0..keys * AES_GCM_KEY_LEN)
+                .map(|i| (i as u8).wrapping_mul(7) ^ seed)
+                .collect(),
+        )
+    }
+
+    fn policy(messages: u64, reserve: usize) -> AesGcmPolicy {
+        AesGcmPolicy {
+            max_messages_per_key: messages,
+            max_bytes_per_key: u64::MAX,
+            reserve_keys: reserve,
+            low_watermark_keys: 1,
+        }
+    }
+
+    /// Test Case 16 of McGrew and Viega, "The Galois/Counter Mode of Operation (GCM)" (the
+    /// AES-256 vector with a 96-bit IV and associated data, also used by NIST's GCM validation).
+    #[test]
+    fn aes_256_gcm_matches_published_vector() {
+        let key: [u8; 32] = hex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308")
+            .try_into()
+            .unwrap();
+        let iv: [u8; 12] = hex("cafebabefacedbaddecaf888").try_into().unwrap();
+        let plaintext = hex(
+            "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72\
+             1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39",
+        );
+        let aad = hex("feedfacedeadbeeffeedfacedeadbeefabaddad2");
+        let expected = hex(
+            "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa\
+             8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662\
+             76fc6ece0f4e1768cddf8853bb2d551b",
+        );
+        let cipher = cipher_from(&key);
+        let sealed = gcm_encrypt(&cipher, &iv, &aad, &plaintext).unwrap();
+        assert_eq!(sealed, expected);
+        assert_eq!(gcm_decrypt(&cipher, &iv, &aad, &sealed).unwrap(), plaintext);
+        let mut bad_aad = aad.clone();
+        bad_aad[0] ^= 0x80;
+        assert_eq!(
+            gcm_decrypt(&cipher, &iv, &bad_aad, &sealed),
+            Err(AuthError::BadTag)
+        );
+    }
+
+    /// The frame is exactly header || AES-256-GCM(key 0, nonce(sender, seq), aad = header).
+    #[test]
+    fn frame_layout_is_header_then_gcm_output() {
+        let keys = material(1, 1);
+        let mut alice = AesGcmAuth::new(Role::Alice, keys.clone()).unwrap();
+        let mut bob = AesGcmAuth::new(Role::Bob, keys.clone()).unwrap();
+        alice.seal(b"zero").unwrap();
+        let frame = alice.seal(b"one").unwrap();
+        let key: [u8; 32] = keys.expose_secret().try_into().unwrap();
+        let head = header(0x01, 0, 1);
+        assert_eq!(&frame[..14], &head, "version 1, sender Alice, key 0, seq 1");
+        let body = gcm_encrypt(&cipher_from(&key), &nonce(0x01, 1), &head, b"one").unwrap();
+        assert_eq!(&frame[14..], &body[..]);
+        // Bob's frames carry his sender byte and an independent sequence.
+        let from_bob = bob.seal(b"b").unwrap();
+        assert_eq!(&from_bob[..14], &header(0x02, 0, 0));
+        assert_ne!(nonce(0x01, 0), nonce(0x02, 0));
+    }
+
+    #[test]
+    fn both_ends_rotate_at_the_same_frame_and_erase_old_keys() {
+        let (mut a, mut b) = AesGcmAuth::pair(material(2, 5), policy(2, 0)).unwrap();
+        let mut key_ids = Vec::new();
+        for i in 0..9u8 {
+            let frame = a.seal(&[i]).unwrap();
+            key_ids.push(u32::from_be_bytes(frame[2..6].try_into().unwrap()));
+            assert_eq!(b.open(&frame).unwrap(), vec![i]);
+            assert_eq!(a.key_ids().0, b.key_ids().1, "sender and receiver agree");
+        }
+        assert_eq!(key_ids, [0, 0, 1, 1, 2, 2, 3, 3, 4]);
+        // Bob never sent: his sending direction is still on key 0, so keys 0..=4 are all held.
+        assert_eq!(b.pool.len(), 5);
+        // Once Bob's direction moves on, the keys behind both directions are erased.
+        for i in 0..8u8 {
+            let frame = b.seal(&[i]).unwrap();
+            a.open(&frame).unwrap();
+        }
+        assert_eq!(b.key_ids(), (3, 4));
+        assert_eq!(b.first_id, 3);
+        assert_eq!(b.pool.len(), 2);
+        // Accounting: 5 keys provisioned, all in use (key 4 by one direction).
+        let u = b.usage();
+        assert_eq!(u.key_bits_consumed, 5 * 256);
+        assert_eq!(u.key_bits_available, 0);
+    }
+
+    #[test]
+    fn byte_limit_rotates_before_the_frame_that_would_exceed_it() {
+        let policy = AesGcmPolicy {
+            max_messages_per_key: u64::MAX,
+            max_bytes_per_key: 10,
+            reserve_keys: 0,
+            low_watermark_keys: 0,
+        };
+        let (mut a, mut b) = AesGcmAuth::pair(material(3, 4), policy).unwrap();
+        let mut ids = Vec::new();
+        for len in [6usize, 4, 1, 30, 0, 10] {
+            let frame = a.seal(&vec![1; len]).unwrap();
+            ids.push(u32::from_be_bytes(frame[2..6].try_into().unwrap()));
+            b.open(&frame).unwrap();
+        }
+        // 6+4 = 10 fits key 0; 1 more exceeds -> key 1; 30 alone exceeds -> key 2 (first frame
+        // under a fresh key is always allowed); 0 bytes after 30 -> key 3; 10 after 0 fits key 3.
+        assert_eq!(ids, [0, 0, 1, 2, 3, 3]);
+    }
+
+    #[test]
+    fn exhaustion_fails_closed_and_replenish_resumes_the_sequence() {
+        let (mut a, mut b) = AesGcmAuth::pair(material(4, 2), policy(1, 0)).unwrap();
+        for i in 0..2u8 {
+            let f = a.seal(&[i]).unwrap();
+            b.open(&f).unwrap();
+        }
+        // Key 1 is used up: the third frame would need key 2.
+        let before = a.usage();
+        match a.seal(b"more") {
+            Err(AuthError::KeyExhausted(msg)) => assert!(msg.contains("replenish"), "{msg}"),
+            other => panic!("expected KeyExhausted, got {other:?}"),
+        }
+        assert_eq!(a.usage(), before, "a failed seal changes nothing");
+        assert_eq!(a.key_demand_bits(), 256);
+        for end in [&mut a, &mut b] {
+            end.replenish(material(40, 1)).unwrap();
+        }
+        let f = a.seal(b"more").unwrap();
+        assert_eq!(u32::from_be_bytes(f[2..6].try_into().unwrap()), 2);
+        assert_eq!(u64::from_be_bytes(f[6..14].try_into().unwrap()), 2);
+        assert_eq!(b.open(&f).unwrap(), b"more");
+    }
+
+    #[test]
+    fn the_reserve_is_kept_until_released() {
+        let (mut a, mut b) = AesGcmAuth::pair(material(5, 3), policy(1, 1)).unwrap();
+        for i in 0..2u8 {
+            let f = a.seal(&[i]).unwrap();
+            b.open(&f).unwrap();
+        }
+        // Keys 0 and 1 used; key 2 is the reserve.
+        assert!(matches!(a.seal(b"x"), Err(AuthError::KeyExhausted(_))));
+        assert_eq!(
+            a.usage().key_bits_available,
+            256,
+            "the reserve is still there"
+        );
+        // Demand: low watermark (1) + reserve (1) - unused (1) = 1 key.
+        assert_eq!(a.key_demand_bits(), 256);
+        a.release_reserve();
+        b.release_reserve();
+        let f = a.seal(b"bootstrap").unwrap();
+        assert_eq!(b.open(&f).unwrap(), b"bootstrap");
+        assert_eq!(a.key_ids().0, 2);
+        assert!(matches!(a.seal(b"y"), Err(AuthError::KeyExhausted(_))));
+        // Fresh key re-arms the reserve: with 2 new keys, one is usable and one reserved.
+        for end in [&mut a, &mut b] {
+            end.replenish(material(50, 2)).unwrap();
+        }
+        let f = a.seal(b"y").unwrap();
+        b.open(&f).unwrap();
+        assert!(matches!(a.seal(b"z"), Err(AuthError::KeyExhausted(_))));
+    }
+
+    #[test]
+    fn rejected_frames_never_consume_key_even_at_a_rotation_point() {
+        // A DoS that corrupts every frame at the moment a rotation is due must not advance the pool.
+        let (mut a, mut b) = AesGcmAuth::pair(material(6, 3), policy(1, 0)).unwrap();
+        let f0 = a.seal(b"0").unwrap();
+        b.open(&f0).unwrap();
+        let f1 = a.seal(b"1").unwrap(); // first frame under key 1
+        let usage = b.usage();
+        for i in 0..f1.len() * 8 {
+            let mut bad = f1.clone();
+            bad[i / 8] ^= 1 << (i % 8);
+            assert!(b.open(&bad).is_err());
+        }
+        assert_eq!(b.key_ids().1, 0, "no rotation on rejected traffic");
+        assert_eq!(b.usage().key_bits_consumed, usage.key_bits_consumed);
+        assert_eq!(b.usage().rejected, usage.rejected + f1.len() as u64 * 8);
+        assert_eq!(b.open(&f1).unwrap(), b"1");
+        assert_eq!(b.key_ids().1, 1);
+    }
+
+    #[test]
+    fn replay_of_a_frame_under_an_erased_key_is_still_a_replay() {
+        let (mut a, mut b) = AesGcmAuth::pair(material(7, 4), policy(1, 0)).unwrap();
+        let first = a.seal(b"0").unwrap();
+        b.open(&first).unwrap();
+        for i in 1..4u8 {
+            let f = a.seal(&[i]).unwrap();
+            b.open(&f).unwrap();
+            let g = b.seal(&[i]).unwrap();
+            a.open(&g).unwrap();
+        }
+        assert!(b.first_id > 0, "key 0 has been erased");
+        assert_eq!(
+            b.open(&first),
+            Err(AuthError::Replay {
+                expected: 4,
+                got: 0
+            })
+        );
+    }
+
+    #[test]
+    fn bad_configuration_is_an_error() {
+        assert!(matches!(
+            AesGcmAuth::new(Role::Alice, SecretKey::from_vec(vec![1; 31])),
+            Err(AuthError::Config(_))
+        ));
+        assert!(matches!(
+            AesGcmAuth::new(Role::Alice, SecretKey::from_vec(Vec::new())),
+            Err(AuthError::Config(_))
+        ));
+        assert!(matches!(
+            AesGcmAuth::with_policy(Role::Alice, material(1, 1), policy(0, 0)),
+            Err(AuthError::Config(_))
+        ));
+        let mut a = AesGcmAuth::new(Role::Alice, material(1, 1)).unwrap();
+        let before = a.usage();
+        assert!(matches!(
+            a.replenish(SecretKey::from_vec(vec![0; 48])),
+            Err(AuthError::Config(_))
+        ));
+        assert_eq!(a.usage(), before, "refused material is not added");
+        assert_eq!(a.frame_overhead(), 30);
+    }
+
+    #[test]
+    fn debug_output_shows_no_key_material() {
+        let keys = SecretKey::from_vec(vec![0xAB; 64]);
+        let a = AesGcmAuth::new(Role::Alice, keys).unwrap();
+        let text = format!("{a:?}");
+        assert!(text.contains("AesGcmAuth"));
+        assert!(!text.to_lowercase().contains("ab, ab") && !text.contains("171"));
+    }
+}

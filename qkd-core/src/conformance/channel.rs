@@ -1,7 +1,7 @@
 //! Conformance suite for [`ClassicalChannel`].
 //!
 //! Every function takes a fresh connected pair of ends `(a, b)` and panics with a message naming
-//! the broken rule of the trait's contract. [`run_all`] runs them all, calling the factory once per
+//! the broken rule of the trait's contract. [`run_channel_suite`] runs them all, calling the factory once per
 //! check. Sends and receives that may wait on the peer are driven concurrently, so implementations
 //! with little buffering (even a capacity of one frame) pass. Every receive is bounded by a
 //! generous timeout so that a broken implementation fails instead of hanging.
@@ -13,7 +13,7 @@
 //! # use qkd_core::MemoryChannel;
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! qkd_core::conformance::channel::run_all(|| async { MemoryChannel::pair_with(4, 1 << 16) }).await;
+//! qkd_core::conformance::channel::run_channel_suite(|| async { MemoryChannel::pair_with(4, 1 << 16) }).await;
 //! # }
 //! ```
 
@@ -275,7 +275,7 @@ pub async fn pipelined<C: ClassicalChannel>((mut a, mut b): (C, C)) {
 }
 
 /// Runs every check, each on a fresh pair from `factory`.
-pub async fn run_all<C, F, Fut>(mut factory: F)
+pub async fn run_channel_suite<C, F, Fut>(mut factory: F)
 where
     C: ClassicalChannel,
     F: FnMut() -> Fut,
