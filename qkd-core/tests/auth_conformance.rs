@@ -2,7 +2,7 @@
 //! `AuthenticatedChannel` (which must then pass the `ClassicalChannel` suite too).
 
 use qkd_core::SecretKey;
-use qkd_core::auth::{AesGcmAuth, AesGcmPolicy, NoAuth};
+use qkd_core::auth::{AesGcmAuth, AesGcmPolicy, NoAuth, WegmanCarterAuth, WegmanCarterPolicy};
 use qkd_core::channel::{AuthenticatedChannel, MemoryChannel, TcpChannel};
 use qkd_core::conformance::auth::run_auth_suite;
 use qkd_core::conformance::channel::run_channel_suite;
@@ -72,6 +72,47 @@ async fn authenticated_tcp_channel_with_aes_gcm() {
     run_channel_suite(|| async {
         let (a, b) = TcpChannel::loopback_pair(1 << 16).await.unwrap();
         let (x, y) = AesGcmAuth::pair(key_material(5, 64), AesGcmPolicy::default()).unwrap();
+        (
+            AuthenticatedChannel::new(a, x),
+            AuthenticatedChannel::new(b, y),
+        )
+    })
+    .await;
+}
+
+fn wc_pair(
+    pads_per_direction: usize,
+    policy: WegmanCarterPolicy,
+) -> (WegmanCarterAuth, WegmanCarterAuth) {
+    WegmanCarterAuth::pair(key_material(6, 16 + 32 * pads_per_direction), policy)
+        .expect("valid pair")
+}
+
+#[test]
+fn wegman_carter_with_ample_pads() {
+    run_auth_suite(|| wc_pair(2000, WegmanCarterPolicy::default()));
+}
+
+#[test]
+fn wegman_carter_refilled_as_it_goes() {
+    // Few pads: the long check runs dry repeatedly and is refilled through key_demand_bits.
+    run_auth_suite(|| {
+        wc_pair(
+            40,
+            WegmanCarterPolicy {
+                reserve_pads: 2,
+                low_watermark_pads: 8,
+            },
+        )
+    });
+}
+
+#[tokio::test]
+async fn authenticated_tcp_channel_with_wegman_carter() {
+    run_channel_suite(|| async {
+        let (a, b) = TcpChannel::loopback_pair(1 << 16).await.unwrap();
+        // The suite sends a little over 4000 frames each way on one pair.
+        let (x, y) = wc_pair(4500, WegmanCarterPolicy::default());
         (
             AuthenticatedChannel::new(a, x),
             AuthenticatedChannel::new(b, y),

@@ -9,8 +9,10 @@
 use serde::{Deserialize, Serialize};
 
 pub mod aes_gcm;
+pub mod wegman_carter;
 
 pub use aes_gcm::{AesGcmAuth, AesGcmPolicy};
+pub use wegman_carter::{WegmanCarterAuth, WegmanCarterPolicy};
 
 use crate::error::AuthError;
 use crate::key::SecretKey;
