@@ -3,6 +3,8 @@
 //! Backends are sans-IO, so the checks are plain (synchronous) functions. Each takes a fresh
 //! connected pair `(a, b)` of ends (frames sealed by one open at the other, in order, with no key
 //! replenished yet) and panics with a message naming the broken rule of the trait's contract.
+//! Backends that consume key must be provisioned for at least 50 frames per direction; only
+//! [`replenish_keeps_in_step`] refills them.
 //! [`run_auth_suite`] runs every check, each on a fresh pair from the factory. For a backend whose
 //! [`is_authenticating`](ChannelAuth::is_authenticating) is false ([`NoAuth`](crate::auth::NoAuth))
 //! only the checks that do not concern security run.
@@ -26,7 +28,7 @@
 //! use qkd_core::SecretKey;
 //! qkd_core::conformance::auth::run_auth_suite(|| {
 //!     let policy = AesGcmPolicy { max_messages_per_key: 5, ..AesGcmPolicy::default() };
-//!     AesGcmAuth::pair(SecretKey::from_vec(vec![3; 32 * 4]), policy).unwrap()
+//!     AesGcmAuth::pair(SecretKey::from_vec(vec![3; 32 * 16]), policy).unwrap()
 //! });
 //! ```
 
