@@ -179,3 +179,6 @@ impl RandomSource {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
