@@ -1,0 +1,163 @@
+//! State-vector engine and QRNG benchmarks (branch sim-sv). Figures: docs/benchmarks.md.
+//!
+//! Run briefly with
+//! `cargo bench --bench statevector -- --warm-up-time 1 --measurement-time 3`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use qkd_sim::qrng::HadamardQrng;
+use qkd_sim::statevector::{Basis, Gate, StateVector};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
+
+/// A generic (non-sparse) n-qubit state, so kernels do not run on zeros only.
+fn dense_state(n: usize) -> StateVector {
+    let mut psi = StateVector::new(n).expect("register");
+    for q in 0..n {
+        psi.apply(Gate::H, q).expect("qubit in range");
+    }
+    psi
+}
+
+/// One gate (or CNOT) per iteration on large registers: memory-bandwidth bound kernels.
+fn large_gates(c: &mut Criterion) {
+    let mut g = c.benchmark_group("sv_gate");
+    g.sample_size(10);
+    for n in [20usize, 24] {
+        let mut psi = dense_state(n);
+        // Bytes read and written by one full pass over the state.
+        g.throughput(Throughput::Bytes(2 * 16 * (1u64 << n)));
+        let mid = n / 2;
+        for (name, gate, q) in [
+            ("H_q0", Gate::H, 0),
+            ("H_mid", Gate::H, mid),
+            ("H_top", Gate::H, n - 1),
+            ("X_mid", Gate::X, mid),
+            ("Rz_mid", Gate::Rz(0.3), mid),
+            ("Rx_mid", Gate::Rx(0.3), mid),
+            ("U_mid", Gate::Unitary(Gate::Ry(0.4).matrix()), mid),
+        ] {
+            g.bench_function(BenchmarkId::new(name, n), |b| {
+                b.iter(|| psi.apply(black_box(gate), black_box(q)).expect("gate"))
+            });
+        }
+        g.bench_function(BenchmarkId::new("CNOT_0_mid", n), |b| {
+            b.iter(|| psi.cnot(black_box(0), black_box(mid)).expect("cnot"))
+        });
+    }
+    g.finish();
+}
+
+/// 26 qubits (1 GiB), a single gate kind, few samples.
+fn gate_26(c: &mut Criterion) {
+    let mut g = c.benchmark_group("sv_gate26");
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(500));
+    let n = 26;
+    let mut psi = dense_state(n);
+    g.throughput(Throughput::Bytes(2 * 16 * (1u64 << n)));
+    g.bench_function(BenchmarkId::new("H_mid", n), |b| {
+        b.iter(|| psi.apply(black_box(Gate::H), black_box(13)).expect("gate"))
+    });
+    g.finish();
+}
+
+/// Measurement of one qubit (probability pass + collapse pass) and sampling at 20 qubits.
+fn measurement(c: &mut Criterion) {
+    let mut g = c.benchmark_group("sv_measure");
+    g.sample_size(10);
+    let n = 20;
+    let base = dense_state(n);
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    for (name, basis) in [
+        ("Z", Basis::Z),
+        ("X", Basis::X),
+        ("Linear", Basis::Linear(0.3)),
+    ] {
+        let mut psi = base.clone();
+        g.bench_function(BenchmarkId::new(format!("measure_{name}"), n), |b| {
+            b.iter(|| {
+                psi.measure(black_box(10), basis, &mut rng)
+                    .expect("measure")
+            })
+        });
+    }
+    g.bench_function(BenchmarkId::new("probability_X", n), |b| {
+        b.iter(|| {
+            base.probability(black_box(10), Basis::X)
+                .expect("probability")
+        })
+    });
+    g.bench_function(BenchmarkId::new("sample_1000", n), |b| {
+        b.iter(|| base.sample(black_box(1000), &mut rng))
+    });
+    g.finish();
+}
+
+/// The BB84 pattern on small registers: reset, prepare each qubit (X for bit 1, H for the
+/// diagonal basis), measure each in a random basis. Reported per register; divide by n for the
+/// cost per qubit.
+fn small_registers(c: &mut Criterion) {
+    let mut g = c.benchmark_group("sv_bb84_register");
+    for n in [1usize, 5, 10, 12] {
+        let mut psi = StateVector::new(n).expect("register");
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| {
+                psi.reset();
+                let r = rng.next_u64();
+                for q in 0..n {
+                    if r >> (2 * q) & 1 == 1 {
+                        psi.apply(Gate::X, q).expect("gate");
+                    }
+                    if r >> (2 * q + 1) & 1 == 1 {
+                        psi.apply(Gate::H, q).expect("gate");
+                    }
+                }
+                let bases = rng.next_u64();
+                let mut bits = 0u64;
+                for q in 0..n {
+                    let basis = if bases >> q & 1 == 1 {
+                        Basis::X
+                    } else {
+                        Basis::Z
+                    };
+                    bits |= u64::from(psi.measure(q, basis, &mut rng).expect("measure")) << q;
+                }
+                bits
+            })
+        });
+    }
+    g.finish();
+}
+
+/// QRNG throughput in bytes per second, by register size.
+fn qrng(c: &mut Criterion) {
+    let mut g = c.benchmark_group("qrng");
+    let mut buf = vec![0u8; 4096];
+    g.throughput(Throughput::Bytes(buf.len() as u64));
+    for n in [1usize, 5, 8, 12] {
+        let mut q = HadamardQrng::seeded(n, 3).expect("qrng");
+        g.bench_function(BenchmarkId::new("hadamard", n), |b| {
+            b.iter(|| q.fill_bytes(black_box(&mut buf)))
+        });
+    }
+    let mut chacha = ChaCha20Rng::seed_from_u64(4);
+    g.bench_function("chacha20", |b| {
+        b.iter(|| chacha.fill_bytes(black_box(&mut buf)))
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    large_gates,
+    gate_26,
+    measurement,
+    small_registers,
+    qrng
+);
+criterion_main!(benches);
