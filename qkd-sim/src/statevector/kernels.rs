@@ -13,23 +13,42 @@ use super::gate::Matrix2;
 /// Calls `f(a, b)` for every pair of amplitudes that differ only in bit `q` (`a` has the bit
 /// clear, `b` set). `amps.len()` must be a power of two larger than `2^q`.
 #[inline(always)]
-pub(crate) fn for_each_pair<F>(amps: &mut [Complex64], q: usize, mut f: F)
+pub(crate) fn for_each_pair<F>(amps: &mut [Complex64], q: usize, f: F)
 where
     F: FnMut(&mut Complex64, &mut Complex64),
 {
-    let s = 1usize << q;
-    if s == 1 {
-        for pair in amps.chunks_exact_mut(2) {
-            if let [a, b] = pair {
-                f(a, b);
-            }
+    // Low qubits have short runs: fixed-size chunks let the compiler unroll them completely.
+    match q {
+        0 => pairs_fixed::<2, F>(amps, f),
+        1 => pairs_fixed::<4, F>(amps, f),
+        2 => pairs_fixed::<8, F>(amps, f),
+        _ => pairs_runs(amps, 1usize << q, f),
+    }
+}
+
+#[inline(always)]
+fn pairs_fixed<const N: usize, F>(amps: &mut [Complex64], mut f: F)
+where
+    F: FnMut(&mut Complex64, &mut Complex64),
+{
+    let (chunks, _) = amps.as_chunks_mut::<N>();
+    for chunk in chunks {
+        let (lo, hi) = chunk.split_at_mut(N / 2);
+        for (a, b) in lo.iter_mut().zip(hi.iter_mut()) {
+            f(a, b);
         }
-    } else {
-        for chunk in amps.chunks_exact_mut(2 * s) {
-            let (lo, hi) = chunk.split_at_mut(s);
-            for (a, b) in lo.iter_mut().zip(hi.iter_mut()) {
-                f(a, b);
-            }
+    }
+}
+
+#[inline(always)]
+fn pairs_runs<F>(amps: &mut [Complex64], s: usize, mut f: F)
+where
+    F: FnMut(&mut Complex64, &mut Complex64),
+{
+    for chunk in amps.chunks_exact_mut(2 * s) {
+        let (lo, hi) = chunk.split_at_mut(s);
+        for (a, b) in lo.iter_mut().zip(hi.iter_mut()) {
+            f(a, b);
         }
     }
 }
@@ -62,17 +81,7 @@ where
 
 /// Pauli X on qubit `q`: swaps the halves.
 pub(crate) fn x(amps: &mut [Complex64], q: usize) {
-    if q == 0 {
-        for pair in amps.chunks_exact_mut(2) {
-            pair.swap(0, 1);
-        }
-    } else {
-        let s = 1usize << q;
-        for chunk in amps.chunks_exact_mut(2 * s) {
-            let (lo, hi) = chunk.split_at_mut(s);
-            lo.swap_with_slice(hi);
-        }
-    }
+    for_each_pair(amps, q, std::mem::swap);
 }
 
 /// Pauli Y on qubit `q`: `(a, b) -> (-i b, i a)`.
@@ -84,15 +93,14 @@ pub(crate) fn y(amps: &mut [Complex64], q: usize) {
     });
 }
 
-/// Multiplies every amplitude with bit `q` set (or clear) by the phase `d`.
-pub(crate) fn phase(amps: &mut [Complex64], q: usize, upper: bool, d: Complex64) {
+/// Multiplies every amplitude with bit `q` set by the phase `d`.
+pub(crate) fn phase_upper(amps: &mut [Complex64], q: usize, d: Complex64) {
     if q == 0 {
-        let k = usize::from(upper);
-        for pair in amps.chunks_exact_mut(2) {
-            pair[k] *= d;
+        for pair in amps.as_chunks_mut::<2>().0 {
+            pair[1] *= d;
         }
     } else {
-        for_each_half(amps, q, upper, |half| {
+        for_each_half(amps, q, true, |half| {
             for z in half {
                 *z *= d;
             }
@@ -100,10 +108,18 @@ pub(crate) fn phase(amps: &mut [Complex64], q: usize, upper: bool, d: Complex64)
     }
 }
 
+/// The diagonal gate `diag(d0, d1)` on qubit `q` in one pass.
+pub(crate) fn diagonal(amps: &mut [Complex64], q: usize, d0: Complex64, d1: Complex64) {
+    for_each_pair(amps, q, |a, b| {
+        *a *= d0;
+        *b *= d1;
+    });
+}
+
 /// Negates every amplitude with bit `q` set (Pauli Z).
 pub(crate) fn negate_upper(amps: &mut [Complex64], q: usize) {
     if q == 0 {
-        for pair in amps.chunks_exact_mut(2) {
+        for pair in amps.as_chunks_mut::<2>().0 {
             pair[1] = -pair[1];
         }
     } else {
@@ -119,7 +135,7 @@ pub(crate) fn negate_upper(amps: &mut [Complex64], q: usize) {
 pub(crate) fn mul_i_upper(amps: &mut [Complex64], q: usize, sign: f64) {
     let f = |z: &mut Complex64| *z = Complex64::new(-sign * z.im, sign * z.re);
     if q == 0 {
-        for pair in amps.chunks_exact_mut(2) {
+        for pair in amps.as_chunks_mut::<2>().0 {
             f(&mut pair[1]);
         }
     } else {

@@ -158,12 +158,11 @@ impl StateVector {
             Gate::H => kernels::h(a, q),
             Gate::S => kernels::mul_i_upper(a, q, 1.0),
             Gate::Sdg => kernels::mul_i_upper(a, q, -1.0),
-            Gate::T => kernels::phase(a, q, true, Complex64::new(r, r)),
-            Gate::Tdg => kernels::phase(a, q, true, Complex64::new(r, -r)),
+            Gate::T => kernels::phase_upper(a, q, Complex64::new(r, r)),
+            Gate::Tdg => kernels::phase_upper(a, q, Complex64::new(r, -r)),
             Gate::Rz(t) => {
                 let (s, c) = (t / 2.0).sin_cos();
-                kernels::phase(a, q, false, Complex64::new(c, -s));
-                kernels::phase(a, q, true, Complex64::new(c, s));
+                kernels::diagonal(a, q, Complex64::new(c, -s), Complex64::new(c, s));
             }
             Gate::Ry(t) => {
                 let (s, c) = (t / 2.0).sin_cos();
