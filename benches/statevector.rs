@@ -2,15 +2,106 @@
 //!
 //! Run briefly with
 //! `cargo bench --bench statevector -- --warm-up-time 1 --measurement-time 3`.
+//!
+//! Every group runs twice: with criterion's wall-clock timer, and (ids prefixed `cpu/`) with the
+//! benchmark thread's own CPU time from `/proc/thread-self/schedstat` (Linux), which stays
+//! meaningful when other processes compete for the cores. The CPU clock advances at scheduler
+//! ticks and context switches, so single samples are coarse; criterion's regression over many
+//! samples averages that out.
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::{
+    BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group,
+    criterion_main,
+};
 use qkd_sim::qrng::HadamardQrng;
 use qkd_sim::statevector::{Basis, Complex64, Gate, StateVector};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
+
+/// CPU time consumed by the current thread, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat")
+        .expect("/proc/thread-self/schedstat (Linux only)");
+    stat.split_whitespace()
+        .next()
+        .and_then(|t| t.parse().ok())
+        .expect("schedstat starts with the on-CPU time in ns")
+}
+
+/// Criterion measurement: CPU time of the benchmark thread.
+struct ThreadCpu;
+
+impl Measurement for ThreadCpu {
+    type Intermediate = u64;
+    type Value = u64;
+
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+    fn end(&self, start: u64) -> u64 {
+        thread_cpu_ns().saturating_sub(start)
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuFormatter
+    }
+}
+
+/// Formats CPU nanoseconds like criterion formats wall time.
+struct CpuFormatter;
+
+impl ValueFormatter for CpuFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (div, unit) = match typical {
+            t if t < 1e3 => (1.0, "ns cpu"),
+            t if t < 1e6 => (1e3, "µs cpu"),
+            t if t < 1e9 => (1e6, "ms cpu"),
+            _ => (1e9, "s cpu"),
+        };
+        values.iter_mut().for_each(|v| *v /= div);
+        unit
+    }
+
+    fn scale_throughputs(&self, _typical: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
+        let (per_iter, div, unit) = match *t {
+            Throughput::Bytes(b) | Throughput::BytesDecimal(b) => {
+                (b as f64, (1u64 << 30) as f64, "GiB/s cpu")
+            }
+            Throughput::Elements(e) => (e as f64, 1e6, "Melem/s cpu"),
+            Throughput::Bits(b) => (b as f64, 1e6, "Mbit/s cpu"),
+            _ => (1.0, 1.0, "iter/s cpu"),
+        };
+        values
+            .iter_mut()
+            .for_each(|v| *v = per_iter * 1e9 / *v / div);
+        unit
+    }
+
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+/// The CPU clock advances in scheduler ticks: for the `cpu/` variants take 10 equal samples
+/// (each a tenth of the measurement time) so that every sample spans many ticks.
+fn cpu_settings<M: Measurement>(g: &mut BenchmarkGroup<'_, M>, prefix: &str) {
+    if !prefix.is_empty() {
+        g.sample_size(10);
+        g.sampling_mode(SamplingMode::Flat);
+    }
+}
 
 /// The uniform superposition `|+>^n` (all amplitudes nonzero, so no kernel runs on zeros only),
 /// built in one pass.
@@ -33,8 +124,9 @@ fn generic_state(n: usize) -> StateVector {
 }
 
 /// One gate (or CNOT) per iteration on large registers: memory-bandwidth bound kernels.
-fn large_gates(c: &mut Criterion) {
-    let mut g = c.benchmark_group("sv_gate");
+fn large_gates<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
+    let mut g = c.benchmark_group(format!("{prefix}sv_gate"));
+    cpu_settings(&mut g, prefix);
     g.sample_size(10);
     for n in [20usize, 24] {
         // Built on first use, so that filtered-out benchmarks cost nothing.
@@ -77,8 +169,9 @@ fn large_gates(c: &mut Criterion) {
 }
 
 /// 26 qubits (1 GiB), a single gate kind, few samples.
-fn gate_26(c: &mut Criterion) {
-    let mut g = c.benchmark_group("sv_gate26");
+fn gate_26<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
+    let mut g = c.benchmark_group(format!("{prefix}sv_gate26"));
+    cpu_settings(&mut g, prefix);
     g.sample_size(10);
     g.warm_up_time(Duration::from_millis(500));
     let n = 26;
@@ -91,8 +184,9 @@ fn gate_26(c: &mut Criterion) {
 }
 
 /// Measurement of one qubit (probability pass + collapse pass) and sampling at 20 qubits.
-fn measurement(c: &mut Criterion) {
-    let mut g = c.benchmark_group("sv_measure");
+fn measurement<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
+    let mut g = c.benchmark_group(format!("{prefix}sv_measure"));
+    cpu_settings(&mut g, prefix);
     g.sample_size(10);
     let n = 20;
     let base = generic_state(n);
@@ -125,8 +219,9 @@ fn measurement(c: &mut Criterion) {
 /// The BB84 pattern on small registers: reset, prepare each qubit (X for bit 1, H for the
 /// diagonal basis), measure each in a random basis. Reported per register; divide by n for the
 /// cost per qubit.
-fn small_registers(c: &mut Criterion) {
-    let mut g = c.benchmark_group("sv_bb84_register");
+fn small_registers<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
+    let mut g = c.benchmark_group(format!("{prefix}sv_bb84_register"));
+    cpu_settings(&mut g, prefix);
     for n in [1usize, 5, 10, 12] {
         let mut psi = StateVector::new(n).expect("register");
         let mut rng = ChaCha20Rng::seed_from_u64(2);
@@ -161,8 +256,9 @@ fn small_registers(c: &mut Criterion) {
 }
 
 /// QRNG throughput in bytes per second, by register size.
-fn qrng(c: &mut Criterion) {
-    let mut g = c.benchmark_group("qrng");
+fn qrng<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
+    let mut g = c.benchmark_group(format!("{prefix}qrng"));
+    cpu_settings(&mut g, prefix);
     let mut buf = vec![0u8; 4096];
     g.throughput(Throughput::Bytes(buf.len() as u64));
     for n in [1usize, 5, 8, 12] {
@@ -178,12 +274,33 @@ fn qrng(c: &mut Criterion) {
     g.finish();
 }
 
+macro_rules! timers {
+    ($($name:ident),*) => {
+        /// Wall-clock variants.
+        mod wall {
+            use super::*;
+            $(pub fn $name(c: &mut Criterion) { super::$name(c, "") })*
+        }
+        /// Thread-CPU-time variants.
+        mod cpu {
+            use super::*;
+            $(pub fn $name(c: &mut Criterion<ThreadCpu>) { super::$name(c, "cpu/") })*
+        }
+    };
+}
+timers!(large_gates, gate_26, measurement, small_registers, qrng);
+
 criterion_group!(
     benches,
-    large_gates,
-    gate_26,
-    measurement,
-    small_registers,
-    qrng
+    wall::large_gates,
+    wall::gate_26,
+    wall::measurement,
+    wall::small_registers,
+    wall::qrng
 );
-criterion_main!(benches);
+criterion_group! {
+    name = cpu_benches;
+    config = Criterion::default().with_measurement(ThreadCpu);
+    targets = cpu::large_gates, cpu::gate_26, cpu::measurement, cpu::small_registers, cpu::qrng
+}
+criterion_main!(benches, cpu_benches);
