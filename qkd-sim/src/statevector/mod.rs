@@ -78,14 +78,12 @@ impl PartialEq for StateVector {
 }
 
 impl std::fmt::Debug for StateVector {
+    /// Shows the register size only: the amplitudes can be huge, and in a QKD simulation they
+    /// encode the raw key bits being transmitted, which must not reach logs.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The amplitudes can be huge; show them only for small registers.
-        let mut d = f.debug_struct("StateVector");
-        d.field("num_qubits", &self.num_qubits);
-        if self.num_qubits <= 4 {
-            d.field("amplitudes", &self.amps);
-        }
-        d.finish_non_exhaustive()
+        f.debug_struct("StateVector")
+            .field("num_qubits", &self.num_qubits)
+            .finish_non_exhaustive()
     }
 }
 

@@ -137,3 +137,12 @@ fn errors_have_readable_messages() {
     let e = psi.apply(Gate::H, 5).unwrap_err().to_string();
     assert!(e.contains("qubit 5"), "{e}");
 }
+
+#[test]
+fn debug_output_hides_the_amplitudes() {
+    // In a QKD run the amplitudes encode raw key bits: Debug must not print them.
+    let mut psi = StateVector::new(2).unwrap();
+    psi.apply(Gate::Ry(0.123), 0).unwrap();
+    let text = format!("{psi:?}");
+    assert_eq!(text, "StateVector { num_qubits: 2, .. }");
+}
