@@ -183,11 +183,8 @@ pub fn reconcile_in_process(
     let mut responder = CascadeResponder::new(reference, plan.clone())?;
     let mut corrector = CascadeCorrector::new(noisy, plan)?;
     let mut msg = corrector.start()?;
-    loop {
-        match responder.handle(&msg)? {
-            Some(reply) => msg = corrector.handle(&reply)?,
-            None => break,
-        }
+    while let Some(reply) = responder.handle(&msg)? {
+        msg = corrector.handle(&reply)?;
     }
     if !responder.is_finished() || !corrector.is_finished() {
         return Err(DistillError::Protocol("exchange ended early".into()));
