@@ -18,9 +18,10 @@ pub struct CascadeCorrector {
     /// Blocks to (re)examine, per pass, and a membership bitmap to avoid duplicates.
     queue: Vec<Vec<u32>>,
     queued: Vec<Vec<u64>>,
-    /// Searches awaiting the parity of their node's left child; all in pass `active_pass`.
-    active: Vec<Node>,
-    active_pass: usize,
+    /// Searches awaiting the parity of their node's left child: (pass, node).
+    active: Vec<(usize, Node)>,
+    /// Per pass: blocks with an active search (bitmap).
+    busy: Vec<Vec<u64>>,
     /// Parities asked in the outstanding request.
     asked: u32,
     stats: CascadeStats,
@@ -69,7 +70,7 @@ impl CascadeCorrector {
                 PassTree::new(n, pass.block_size, pass.blocks)
             })
             .collect();
-        let queued = (0..passes)
+        let queued: Vec<Vec<u64>> = (0..passes)
             .map(|p| vec![0u64; plan.pass(p).blocks.div_ceil(64)])
             .collect();
         let stats = CascadeStats {
@@ -81,9 +82,9 @@ impl CascadeCorrector {
             views: Views::new(passes),
             trees,
             queue: vec![Vec::new(); passes],
+            busy: queued.clone(),
             queued,
             active: Vec::new(),
-            active_pass: 0,
             asked: 0,
             plan,
             key,
@@ -198,12 +199,11 @@ impl CascadeCorrector {
             }));
         }
         self.state = State::AwaitSearch;
-        let pass = self.active_pass as u16;
         let ranges: Vec<ParityRange> = self
             .active
             .iter()
-            .map(|node| ParityRange {
-                pass,
+            .map(|&(p, node)| ParityRange {
+                pass: p as u16,
                 start: node.lo as u32,
                 end: node.mid() as u32,
             })
@@ -234,9 +234,8 @@ impl CascadeCorrector {
 
     /// Later rounds: the parity of each active search's left child.
     fn advance_searches(&mut self, bit: impl Fn(usize) -> bool) -> Result<(), DistillError> {
-        let p = self.active_pass;
         let searches = std::mem::take(&mut self.active);
-        for (i, node) in searches.into_iter().enumerate() {
+        for (i, (p, node)) in searches.into_iter().enumerate() {
             let left = node.left();
             let local = self
                 .views
@@ -244,11 +243,16 @@ impl CascadeCorrector {
                 .parity_range(left.lo, left.hi);
             let tree = &mut self.trees[p];
             let left_odd = local ^ bit(i);
+            // A flip made earlier in this round may have changed the node; its children's
+            // responder parities are facts regardless, and `diff` stays consistent.
             let node_odd = tree.is_odd(&node);
             tree.learn(&left, left_odd);
             tree.learn(&node.right(), node_odd ^ left_odd);
+            self.set_busy(p, node.block, false);
             if node_odd {
                 self.descend(p, node)?;
+            } else if self.trees[p].has_odd(node.block) {
+                self.enqueue(p, node.block);
             }
         }
         Ok(())
@@ -262,7 +266,7 @@ impl CascadeCorrector {
                 let x = self.plan.pass(p).original(node.lo);
                 self.flip(x)?;
                 // Another odd sub-block may remain in this block.
-                if self.trees[p].find_odd(node.block).is_some() {
+                if self.trees[p].has_odd(node.block) {
                     self.enqueue(p, node.block);
                 }
                 return Ok(());
@@ -270,7 +274,8 @@ impl CascadeCorrector {
             let left = node.left();
             let tree = &self.trees[p];
             if !tree.is_known(&left) {
-                self.active.push(node);
+                self.set_busy(p, node.block, true);
+                self.active.push((p, node));
                 return Ok(());
             }
             node = if tree.is_odd(&left) {
@@ -289,15 +294,38 @@ impl CascadeCorrector {
         }
         self.stats.errors_corrected += 1;
         self.key.flip(x);
-        self.views.flip(&self.plan, x);
         for p in 0..self.plan.passes() {
-            let q = self.plan.pass(p).shuffled(x);
-            let (b, odd) = self.trees[p].flip(q);
+            let pass = self.plan.pass(p);
+            let (b, odd) = match pass.masked_block(x) {
+                // Few large blocks, nothing known below the roots, no copy to update: the
+                // membership masks give the block without touching the (large) shuffle table.
+                Some(b) if !self.trees[p].is_deep() && !self.views.has_copy(p) => {
+                    (b, self.trees[p].flip_root(b))
+                }
+                _ => {
+                    let q = pass.shuffled(x);
+                    self.views.flip_at(p, q);
+                    self.trees[p].flip(q)
+                }
+            };
             if odd {
                 self.enqueue(p, b);
             }
         }
         Ok(())
+    }
+
+    fn set_busy(&mut self, p: usize, b: usize, busy: bool) {
+        let (w, m) = (b / 64, 1u64 << (b % 64));
+        if busy {
+            self.busy[p][w] |= m;
+        } else {
+            self.busy[p][w] &= !m;
+        }
+    }
+
+    fn is_busy(&self, p: usize, b: usize) -> bool {
+        self.busy[p][b / 64] & (1u64 << (b % 64)) != 0
     }
 
     fn enqueue(&mut self, p: usize, b: usize) {
@@ -308,35 +336,42 @@ impl CascadeCorrector {
         }
     }
 
-    /// Starts new searches: in the active pass while searches are running there, otherwise in
-    /// the lowest pass with queued blocks.
+    /// Starts new searches. Cascade's order is kept: the lowest pass `m` that has an active
+    /// search or a queued block is served; its queued blocks without an active search start now
+    /// (searches running in higher passes continue meanwhile: that is the "cascade" of a flip
+    /// into the earlier passes); higher passes wait until every lower pass is settled, because
+    /// correcting the lower passes may make their blocks even.
     fn schedule(&mut self) -> Result<(), DistillError> {
         loop {
-            let p = if self.active.is_empty() {
-                match self.queue.iter().position(|q| !q.is_empty()) {
-                    Some(p) => p,
-                    None => return Ok(()),
-                }
-            } else {
-                self.active_pass
+            let lowest_active = self.active.iter().map(|&(p, _)| p).min();
+            let lowest_queued = self.queue.iter().position(|q| !q.is_empty());
+            let p = match (lowest_active, lowest_queued) {
+                (_, None) => return Ok(()),
+                (Some(a), Some(q)) if a < q => return Ok(()),
+                (_, Some(q)) => q,
             };
-            if self.queue[p].is_empty() {
-                return Ok(());
-            }
-            self.active_pass = p;
             let blocks = std::mem::take(&mut self.queue[p]);
+            let mut deferred = Vec::new();
             for &b in &blocks {
                 let b = b as usize;
-                self.queued[p][b / 64] &= !(1u64 << (b % 64));
-            }
-            for &b in &blocks {
-                if let Some(node) = self.trees[p].find_odd(b as usize) {
-                    self.descend(p, node)?;
+                if self.is_busy(p, b) {
+                    deferred.push(b as u32);
+                } else {
+                    self.queued[p][b / 64] &= !(1u64 << (b % 64));
                 }
             }
-            // Flips made without asking may have queued more blocks; loop to serve them when
-            // they are in this pass or nothing is active.
-            if !self.active.is_empty() && self.queue[p].is_empty() {
+            for &b in &blocks {
+                let b = b as usize;
+                if !self.is_busy(p, b) {
+                    if let Some(node) = self.trees[p].find_odd(b) {
+                        self.descend(p, node)?;
+                    }
+                }
+            }
+            let progressed = deferred.len() < blocks.len();
+            self.queue[p].extend(deferred);
+            if !progressed {
+                // Only blocks with a running search are queued here: wait for their replies.
                 return Ok(());
             }
         }

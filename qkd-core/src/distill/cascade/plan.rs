@@ -67,6 +67,19 @@ impl PassPlan {
         }
     }
 
+    /// The block of key bit `x`, from the membership masks (passes with few blocks only).
+    #[inline]
+    pub(crate) fn masked_block(&self, x: usize) -> Option<usize> {
+        let masks = self.masks.as_ref()?;
+        let (w, m) = (x / 64, 1u64 << (x % 64));
+        Some(
+            masks
+                .iter()
+                .position(|mask| mask[w] & m != 0)
+                .unwrap_or(masks.len()),
+        )
+    }
+
     /// The shuffled position of key bit `x`.
     #[inline]
     pub(crate) fn shuffled(&self, x: usize) -> usize {
@@ -236,12 +249,17 @@ impl Views {
         }
     }
 
-    /// Records the flip of key bit `x` in every shuffled copy built so far.
-    pub(crate) fn flip(&mut self, plan: &CascadePlan, x: usize) {
-        for (p, copy) in self.copies.iter_mut().enumerate() {
-            if let Some(copy) = copy {
-                copy.flip(plan.pass(p).shuffled(x));
-            }
+    /// True when pass `p` has a shuffled copy (built).
+    #[inline]
+    pub(crate) fn has_copy(&self, p: usize) -> bool {
+        self.copies[p].is_some()
+    }
+
+    /// Records the flip of shuffled position `q` of pass `p` in its copy, if built.
+    #[inline]
+    pub(crate) fn flip_at(&mut self, p: usize, q: usize) {
+        if let Some(copy) = &mut self.copies[p] {
+            copy.flip(q);
         }
     }
 

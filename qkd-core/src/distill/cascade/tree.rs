@@ -23,6 +23,10 @@ pub(crate) struct PassTree {
     shift: u32,
     known: Vec<u64>,
     diff: Vec<u64>,
+    /// Per block: number of known nodes whose `diff` is odd.
+    odd: Vec<u32>,
+    /// True once a node below a root is known (flips must then walk the tree by position).
+    deep: bool,
 }
 
 /// A node: block, heap index inside the block, and the shuffled range it covers.
@@ -76,6 +80,8 @@ impl PassTree {
             shift,
             known: vec![0; words],
             diff: vec![0; words],
+            odd: vec![0; blocks],
+            deep: false,
         }
     }
 
@@ -113,12 +119,48 @@ impl PassTree {
     #[inline]
     pub(crate) fn learn(&mut self, node: &Node, odd: bool) {
         let (w, m) = self.slot(node);
+        if self.known[w] & self.diff[w] & m != 0 {
+            self.odd[node.block] -= 1;
+        }
         self.known[w] |= m;
         if odd {
             self.diff[w] |= m;
+            self.odd[node.block] += 1;
         } else {
             self.diff[w] &= !m;
         }
+        self.deep |= node.heap > 1;
+    }
+
+    /// True once some node below a root is known.
+    #[inline]
+    pub(crate) fn is_deep(&self) -> bool {
+        self.deep
+    }
+
+    /// True when block `b` has a known odd node.
+    #[inline]
+    pub(crate) fn has_odd(&self, b: usize) -> bool {
+        self.odd[b] > 0
+    }
+
+    /// Records a flip inside block `b` while only roots are known (see [`is_deep`](Self::is_deep)).
+    /// Returns whether the root is now odd.
+    #[inline]
+    pub(crate) fn flip_root(&mut self, b: usize) -> bool {
+        let root = self.root(b);
+        let (w, m) = self.slot(&root);
+        if self.known[w] & m == 0 {
+            return false;
+        }
+        self.diff[w] ^= m;
+        let odd = self.diff[w] & m != 0;
+        if odd {
+            self.odd[b] += 1;
+        } else {
+            self.odd[b] -= 1;
+        }
+        odd
     }
 
     /// Records the flip of shuffled position `q`: toggles `diff` along the known part of its
@@ -133,7 +175,13 @@ impl PassTree {
                 break;
             }
             self.diff[w] ^= m;
-            any_odd |= self.diff[w] & m != 0;
+            let odd = self.diff[w] & m != 0;
+            if odd {
+                self.odd[b] += 1;
+            } else {
+                self.odd[b] -= 1;
+            }
+            any_odd |= odd;
             if node.is_leaf() {
                 break;
             }
@@ -148,7 +196,14 @@ impl PassTree {
 
     /// A known odd node of block `b`, searching the known sub-tree depth-first (the root first).
     pub(crate) fn find_odd(&self, b: usize) -> Option<Node> {
-        let mut stack = vec![self.root(b)];
+        if self.odd[b] == 0 {
+            return None;
+        }
+        let root = self.root(b);
+        if self.is_odd(&root) {
+            return Some(root);
+        }
+        let mut stack = vec![root];
         while let Some(node) = stack.pop() {
             if !self.is_known(&node) {
                 continue;
