@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::messages::{CascadeDone, CascadeMessage, ParityRange, ParityRequest};
-use super::plan::{ParityWriter, Views};
+use super::plan::{ParityWriter, Views, parity};
 use super::tree::{Node, PassTree};
 use super::{CascadePlan, CascadeStats};
 use crate::bits::BitString;
@@ -237,10 +237,11 @@ impl CascadeCorrector {
         let searches = std::mem::take(&mut self.active);
         for (i, (p, node)) in searches.into_iter().enumerate() {
             let left = node.left();
-            let local = self
-                .views
-                .view(&self.plan, p, &self.key)
-                .parity_range(left.lo, left.hi);
+            let local = parity(
+                self.views.view(&self.plan, p, &self.key).words(),
+                left.lo,
+                left.hi,
+            );
             let tree = &mut self.trees[p];
             let left_odd = local ^ bit(i);
             // A flip made earlier in this round may have changed the node; its children's

@@ -52,19 +52,22 @@ impl std::fmt::Debug for PassPlan {
 impl PassPlan {
     /// The key bit at shuffled position `q`.
     pub(crate) fn original(&self, q: usize) -> usize {
-        match &self.pos {
+        match self.orig_table() {
             None => q,
-            Some(pos) => {
-                let orig = self.orig.get_or_init(|| {
-                    let mut orig = vec![0u32; pos.len()];
-                    for (x, &q) in pos.iter().enumerate() {
-                        orig[q as usize] = x as u32;
-                    }
-                    orig
-                });
-                orig[q] as usize
-            }
+            Some(orig) => orig[q] as usize,
         }
+    }
+
+    /// The inverse shuffle table (`None` for an unshuffled pass), built on first use.
+    fn orig_table(&self) -> Option<&[u32]> {
+        let pos = self.pos.as_ref()?;
+        Some(self.orig.get_or_init(|| {
+            let mut orig = vec![0u32; pos.len()];
+            for (x, &q) in pos.iter().enumerate() {
+                orig[q as usize] = x as u32;
+            }
+            orig
+        }))
     }
 
     /// The block of key bit `x`, from the membership masks (passes with few blocks only).
@@ -243,9 +246,9 @@ impl Views {
         p: usize,
         key: &'a BitString,
     ) -> &'a BitString {
-        match &plan.pass(p).pos {
+        match plan.pass(p).orig_table() {
             None => key,
-            Some(pos) => self.copies[p].get_or_insert_with(|| scatter(key, pos)),
+            Some(orig) => self.copies[p].get_or_insert_with(|| gather(key, orig)),
         }
     }
 
@@ -292,25 +295,43 @@ impl Views {
         let view = self.view(plan, p, key);
         let (n, k) = (plan.key_len(), pass.block_size);
         for b in 0..pass.blocks {
-            out.push(view.parity_range(b * k, ((b + 1) * k).min(n)));
+            out.push(parity(view.words(), b * k, ((b + 1) * k).min(n)));
         }
     }
 }
 
-/// The key shuffled by `pos`: bit `x` goes to position `pos[x]`. Only the one bits are moved.
-fn scatter(key: &BitString, pos: &[u32]) -> BitString {
+/// The key shuffled: bit `q` of the result is key bit `orig[q]`. Gathering word by word keeps
+/// the loads independent (the key is small enough to stay in cache), which is faster than
+/// scattering the one bits.
+fn gather(key: &BitString, orig: &[u32]) -> BitString {
+    let src = key.words();
     let mut out = BitString::zeros(key.len());
-    let dst = out.words_mut();
-    for (wi, &w) in key.words().iter().enumerate() {
-        let mut w = w;
-        while w != 0 {
-            let x = wi * 64 + w.trailing_zeros() as usize;
-            let q = pos[x] as usize;
-            dst[q / 64] |= 1 << (q % 64);
-            w &= w - 1;
+    for (dst, chunk) in out.words_mut().iter_mut().zip(orig.chunks(64)) {
+        let mut w = 0u64;
+        for (i, &x) in chunk.iter().enumerate() {
+            let x = x as usize;
+            w |= ((src[x / 64] >> (x % 64)) & 1) << i;
         }
+        *dst = w;
     }
     out
+}
+
+/// Parity of bits `lo..hi` (`lo < hi <= 64 * words.len()`) of packed words; the hot path of
+/// both ends, kept inlinable here.
+#[inline]
+pub(crate) fn parity(words: &[u64], lo: usize, hi: usize) -> bool {
+    let (sw, ew) = (lo / 64, (hi - 1) / 64);
+    let lo_mask = u64::MAX << (lo % 64);
+    let hi_mask = u64::MAX >> (63 - (hi - 1) % 64);
+    if sw == ew {
+        return (words[sw] & lo_mask & hi_mask).count_ones() & 1 == 1;
+    }
+    let mut acc = (words[sw] & lo_mask) ^ (words[ew] & hi_mask);
+    for w in &words[sw + 1..ew] {
+        acc ^= w;
+    }
+    acc.count_ones() & 1 == 1
 }
 
 /// Packs parity bits into words (bit `i` is bit `i % 64` of word `i / 64`).

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::messages::{CascadeMessage, ParityReply};
-use super::plan::{ParityWriter, Views};
+use super::plan::{ParityWriter, Views, parity};
 use super::{CascadePlan, CascadeStats};
 use crate::bits::BitString;
 use crate::distill::DistillError;
@@ -102,7 +102,11 @@ impl CascadeResponder {
                     )));
                 }
                 let (passes, n) = (self.plan.passes(), self.plan.key_len());
-                let mut seen = vec![false; passes];
+                let mut seen = if req.block_passes.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![false; passes]
+                };
                 for &p in &req.block_passes {
                     let p = p as usize;
                     if p >= passes || std::mem::replace(&mut seen[p], true) {
@@ -129,7 +133,7 @@ impl CascadeResponder {
                 }
                 for r in &req.ranges {
                     let view = self.views.view(&self.plan, r.pass as usize, &self.key);
-                    out.push(view.parity_range(r.start as usize, r.end as usize));
+                    out.push(parity(view.words(), r.start as usize, r.end as usize));
                 }
                 let count = u32::try_from(out.len)
                     .map_err(|_| DistillError::Protocol("reply too large".into()))?;

@@ -322,3 +322,18 @@ fn tiny_keys_and_extreme_block_sizes() {
         }
     }
 }
+
+#[test]
+fn word_parity_matches_bitstring() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let key = random_key(300, &mut rng);
+    for lo in 0..300 {
+        for hi in (lo + 1)..=300 {
+            assert_eq!(
+                plan::parity(key.words(), lo, hi),
+                key.parity_range(lo, hi),
+                "{lo}..{hi}"
+            );
+        }
+    }
+}
