@@ -363,10 +363,11 @@ impl CascadeCorrector {
             }
             for &b in &blocks {
                 let b = b as usize;
-                if !self.is_busy(p, b) {
-                    if let Some(node) = self.trees[p].find_odd(b) {
-                        self.descend(p, node)?;
-                    }
+                if self.is_busy(p, b) {
+                    continue;
+                }
+                if let Some(node) = self.trees[p].find_odd(b) {
+                    self.descend(p, node)?;
                 }
             }
             let progressed = deferred.len() < blocks.len();
