@@ -337,3 +337,40 @@ fn word_parity_matches_bitstring() {
         }
     }
 }
+
+/// Regression guard on efficiency. 20 runs at n = 20_000, QBER 2%. Per-run standard deviations
+/// of f at this size are about 0.05 (from the efficiency table: standard error 0.0019 over 1000
+/// runs at n = 1e4 gives sd 0.06, smaller at 2e4), so the mean of 20 runs has a standard error
+/// of about 0.012; the windows below are the table's means (Optimized ~1.045, Original ~1.148
+/// at this size) plus or minus about 5 standard errors.
+#[test]
+fn efficiency_stays_in_the_published_range() {
+    let (n, q) = (20_000, 0.02);
+    for (variant, lo, hi) in [
+        (CascadeVariant::Optimized, 0.98, 1.11),
+        (CascadeVariant::Original, 1.08, 1.21),
+    ] {
+        let plan = CascadePlan::shared(&config(variant.clone()), n, q).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let mut f = 0.0;
+        for _ in 0..20 {
+            let a = random_key(n, &mut rng);
+            let b = noisy_copy(&a, q, &mut rng);
+            let out = reconcile_in_process(a, b, plan.clone()).unwrap();
+            f += out.stats.efficiency(q).unwrap() / 20.0;
+        }
+        assert!((lo..hi).contains(&f), "{variant:?}: mean f = {f}");
+    }
+}
+
+#[test]
+fn efficiency_is_none_without_errors_to_correct() {
+    let stats = CascadeStats {
+        key_len: 1000,
+        parities_disclosed: 10,
+        ..CascadeStats::default()
+    };
+    assert_eq!(stats.efficiency(0.0), None);
+    let f = stats.efficiency(0.11).unwrap();
+    assert!((f - 10.0 / (1000.0 * binary_entropy(0.11))).abs() < 1e-12);
+}
