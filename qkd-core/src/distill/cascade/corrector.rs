@@ -295,20 +295,11 @@ impl CascadeCorrector {
         }
         self.stats.errors_corrected += 1;
         self.key.flip(x);
-        for p in 0..self.plan.passes() {
-            let pass = self.plan.pass(p);
-            let (b, odd) = match pass.masked_block(x) {
-                // Few large blocks, nothing known below the roots, no copy to update: the
-                // membership masks give the block without touching the (large) shuffle table.
-                Some(b) if !self.trees[p].is_deep() && !self.views.has_copy(p) => {
-                    (b, self.trees[p].flip_root(b))
-                }
-                _ => {
-                    let q = pass.shuffled(x);
-                    self.views.flip_at(p, q);
-                    self.trees[p].flip(q)
-                }
-            };
+        let plan = Arc::clone(&self.plan);
+        for (p, &q) in plan.positions_of(x).iter().enumerate() {
+            let q = q as usize;
+            self.views.flip_at(p, q);
+            let (b, odd) = self.trees[p].flip(q);
             if odd {
                 self.enqueue(p, b);
             }

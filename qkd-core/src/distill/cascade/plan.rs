@@ -5,7 +5,7 @@
 //! every block, so a link builds the plan once per (config, key length, QBER estimate) and
 //! shares it (`Arc`) between blocks and between the two state machines of an in-process test.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use super::shuffle::{STREAM_CASCADE_BASE, permutation};
 use super::{CascadeConfig, CascadeVariant};
@@ -23,6 +23,10 @@ pub const MAX_PASSES: usize = 64;
 pub struct CascadePlan {
     n: usize,
     passes: Vec<PassPlan>,
+    /// Shuffled position of key bit `x` in pass `p` at `positions[x * passes + p]`: all the
+    /// passes' positions of one bit share a cache line, so propagating a flip to every pass
+    /// costs one memory access rather than one per pass.
+    positions: Vec<u32>,
     digest: u64,
 }
 
@@ -30,10 +34,8 @@ pub struct CascadePlan {
 pub(crate) struct PassPlan {
     pub(crate) block_size: usize,
     pub(crate) blocks: usize,
-    /// `pos[x]`: shuffled position of key bit `x`; `None` for the identity (unshuffled pass).
-    pub(crate) pos: Option<Vec<u32>>,
-    /// `orig[q]`: key bit at shuffled position `q` (inverse of `pos`), built on first use.
-    orig: OnceLock<Vec<u32>>,
+    /// `orig[q]`: key bit at shuffled position `q`; `None` for the identity (unshuffled pass).
+    orig: Option<Vec<u32>>,
     /// For passes with few blocks: `masks[b]` marks the key bits of block `b` (all blocks but
     /// the last, whose parity is the total parity minus the others).
     pub(crate) masks: Option<Vec<Vec<u64>>>,
@@ -44,7 +46,7 @@ impl std::fmt::Debug for PassPlan {
         f.debug_struct("PassPlan")
             .field("block_size", &self.block_size)
             .field("blocks", &self.blocks)
-            .field("shuffled", &self.pos.is_some())
+            .field("shuffled", &self.orig.is_some())
             .finish()
     }
 }
@@ -58,38 +60,9 @@ impl PassPlan {
         }
     }
 
-    /// The inverse shuffle table (`None` for an unshuffled pass), built on first use.
+    /// The inverse shuffle table (`None` for an unshuffled pass).
     fn orig_table(&self) -> Option<&[u32]> {
-        let pos = self.pos.as_ref()?;
-        Some(self.orig.get_or_init(|| {
-            let mut orig = vec![0u32; pos.len()];
-            for (x, &q) in pos.iter().enumerate() {
-                orig[q as usize] = x as u32;
-            }
-            orig
-        }))
-    }
-
-    /// The block of key bit `x`, from the membership masks (passes with few blocks only).
-    #[inline]
-    pub(crate) fn masked_block(&self, x: usize) -> Option<usize> {
-        let masks = self.masks.as_ref()?;
-        let (w, m) = (x / 64, 1u64 << (x % 64));
-        Some(
-            masks
-                .iter()
-                .position(|mask| mask[w] & m != 0)
-                .unwrap_or(masks.len()),
-        )
-    }
-
-    /// The shuffled position of key bit `x`.
-    #[inline]
-    pub(crate) fn shuffled(&self, x: usize) -> usize {
-        match &self.pos {
-            None => x,
-            Some(pos) => pos[x] as usize,
-        }
+        self.orig.as_deref()
     }
 }
 
@@ -149,6 +122,8 @@ impl CascadePlan {
         digest.write_u64(block_sizes.len() as u64);
         digest.write(&config.seed);
         digest.write_u64(u64::from(config.shuffle_first_pass));
+        let stride = block_sizes.len();
+        let mut positions = vec![0u32; key_len * stride];
         let passes = block_sizes
             .iter()
             .enumerate()
@@ -156,25 +131,36 @@ impl CascadePlan {
                 let k = k.min(key_len);
                 digest.write_u64(k as u64);
                 let shuffled = p > 0 || config.shuffle_first_pass;
-                let pos = shuffled
-                    .then(|| permutation(key_len, &config.seed, STREAM_CASCADE_BASE + p as u64));
                 let blocks = key_len.div_ceil(k);
-                let masks = match &pos {
-                    Some(pos) if blocks <= MASK_BLOCKS => Some(block_masks(pos, k, blocks)),
-                    _ => None,
-                };
+                if !shuffled {
+                    for x in 0..key_len {
+                        positions[x * stride + p] = x as u32;
+                    }
+                    return PassPlan {
+                        block_size: k,
+                        blocks,
+                        orig: None,
+                        masks: None,
+                    };
+                }
+                let pos = permutation(key_len, &config.seed, STREAM_CASCADE_BASE + p as u64);
+                let mut orig = vec![0u32; key_len];
+                for (x, &q) in pos.iter().enumerate() {
+                    orig[q as usize] = x as u32;
+                    positions[x * stride + p] = q;
+                }
                 PassPlan {
                     block_size: k,
                     blocks,
-                    pos,
-                    orig: OnceLock::new(),
-                    masks,
+                    orig: Some(orig),
+                    masks: (blocks <= MASK_BLOCKS).then(|| block_masks(&pos, k, blocks)),
                 }
             })
             .collect();
         Ok(Self {
             n: key_len,
             passes,
+            positions,
             digest: digest.finish(),
         })
     }
@@ -211,6 +197,13 @@ impl CascadePlan {
 
     pub(crate) fn pass(&self, p: usize) -> &PassPlan {
         &self.passes[p]
+    }
+
+    /// The shuffled positions of key bit `x`, one per pass.
+    #[inline]
+    pub(crate) fn positions_of(&self, x: usize) -> &[u32] {
+        let stride = self.passes.len();
+        &self.positions[x * stride..(x + 1) * stride]
     }
 }
 
@@ -250,12 +243,6 @@ impl Views {
             None => key,
             Some(orig) => self.copies[p].get_or_insert_with(|| gather(key, orig)),
         }
-    }
-
-    /// True when pass `p` has a shuffled copy (built).
-    #[inline]
-    pub(crate) fn has_copy(&self, p: usize) -> bool {
-        self.copies[p].is_some()
     }
 
     /// Records the flip of shuffled position `q` of pass `p` in its copy, if built.

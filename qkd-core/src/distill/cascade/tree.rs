@@ -25,8 +25,6 @@ pub(crate) struct PassTree {
     diff: Vec<u64>,
     /// Per block: number of known nodes whose `diff` is odd.
     odd: Vec<u32>,
-    /// True once a node below a root is known (flips must then walk the tree by position).
-    deep: bool,
 }
 
 /// A node: block, heap index inside the block, and the shuffled range it covers.
@@ -81,7 +79,6 @@ impl PassTree {
             known: vec![0; words],
             diff: vec![0; words],
             odd: vec![0; blocks],
-            deep: false,
         }
     }
 
@@ -129,38 +126,12 @@ impl PassTree {
         } else {
             self.diff[w] &= !m;
         }
-        self.deep |= node.heap > 1;
-    }
-
-    /// True once some node below a root is known.
-    #[inline]
-    pub(crate) fn is_deep(&self) -> bool {
-        self.deep
     }
 
     /// True when block `b` has a known odd node.
     #[inline]
     pub(crate) fn has_odd(&self, b: usize) -> bool {
         self.odd[b] > 0
-    }
-
-    /// Records a flip inside block `b` while only roots are known (see [`is_deep`](Self::is_deep)).
-    /// Returns whether the root is now odd.
-    #[inline]
-    pub(crate) fn flip_root(&mut self, b: usize) -> bool {
-        let root = self.root(b);
-        let (w, m) = self.slot(&root);
-        if self.known[w] & m == 0 {
-            return false;
-        }
-        self.diff[w] ^= m;
-        let odd = self.diff[w] & m != 0;
-        if odd {
-            self.odd[b] += 1;
-        } else {
-            self.odd[b] -= 1;
-        }
-        odd
     }
 
     /// Records the flip of shuffled position `q`: toggles `diff` along the known part of its
