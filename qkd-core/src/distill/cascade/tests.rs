@@ -374,3 +374,41 @@ fn efficiency_is_none_without_errors_to_correct() {
     let f = stats.efficiency(0.11).unwrap();
     assert!((f - 10.0 / (1000.0 * binary_entropy(0.11))).abs() < 1e-12);
 }
+
+/// Ends whose plans differ (seed, schedule or key length) fail at the first message instead of
+/// mis-correcting.
+#[test]
+fn mismatched_plans_are_detected() {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let a = random_key(4_000, &mut rng);
+    let b = noisy_copy(&a, 0.03, &mut rng);
+    let base = config(CascadeVariant::Optimized);
+    let mut other_seed = base.clone();
+    other_seed.seed[0] ^= 1;
+    let mut shuffled_first = base.clone();
+    shuffled_first.shuffle_first_pass = true;
+    let plan = CascadePlan::shared(&base, 4_000, 0.03).unwrap();
+    for other in [
+        CascadePlan::shared(&other_seed, 4_000, 0.03).unwrap(),
+        CascadePlan::shared(&shuffled_first, 4_000, 0.03).unwrap(),
+        CascadePlan::shared(&base, 4_000, 0.08).unwrap(),
+        CascadePlan::shared(&config(CascadeVariant::Original), 4_000, 0.03).unwrap(),
+    ] {
+        assert_ne!(plan.digest(), other.digest());
+        let mut responder = CascadeResponder::new(a.clone(), other).unwrap();
+        let mut corrector = CascadeCorrector::new(b.clone(), plan.clone()).unwrap();
+        let req = corrector.start().unwrap();
+        assert!(matches!(
+            responder.handle(&req),
+            Err(DistillError::Protocol(_))
+        ));
+    }
+    // Same inputs, same plan: same digest (both ends build it independently).
+    assert_eq!(
+        plan.digest(),
+        CascadePlan::new(&base, 4_000, 0.03).unwrap().digest()
+    );
+    let json = serde_json::to_string(&base).unwrap();
+    assert_eq!(serde_json::from_str::<CascadeConfig>(&json).unwrap(), base);
+    assert!(!format!("{base:?}").contains("seed"));
+}
