@@ -1,12 +1,15 @@
 //! Cascade benchmarks: in-process reconciliation (both state machines in one loop, zero-latency
 //! channel) at QBER 2%, n = 1e5, for each variant. Throughput is reported in bits of corrected
-//! key per second; the disclosed-parity efficiency of the same runs is printed once per variant.
+//! key per second; the disclosed-parity efficiency of the same configuration and the fastest of
+//! 100 runs (the best estimate of the uncontended cost on a shared machine) are printed once per
+//! variant.
 //!
 //! ```text
 //! cargo bench --no-default-features --bench cascade -- --warm-up-time 1 --measurement-time 3
 //! ```
 
 use std::hint::black_box;
+use std::time::Instant;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use qkd_core::BitString;
@@ -54,6 +57,21 @@ fn bench_cascade(c: &mut Criterion) {
             f += out.stats.parities_disclosed as f64 / (n as f64 * binary_entropy(q)) / 20.0;
         }
         eprintln!("{variant:?}: mean efficiency f = {f:.3} over 20 runs (Q = {q}, n = {n})");
+        // On a shared machine criterion's mean includes time the thread spent descheduled;
+        // the fastest of 100 runs approximates the uncontended cost.
+        let mut fastest = f64::INFINITY;
+        for _ in 0..100 {
+            let a = random_key(n, &mut rng);
+            let b = noisy_copy(&a, q, &mut rng);
+            let start = Instant::now();
+            black_box(reconcile_in_process(a, b, plan.clone()).expect("cascade"));
+            fastest = fastest.min(start.elapsed().as_secs_f64());
+        }
+        eprintln!(
+            "{variant:?}: fastest of 100 runs {:.3} ms = {:.1} Mbit/s of corrected key",
+            fastest * 1e3,
+            n as f64 / fastest / 1e6
+        );
         group.bench_function(format!("{variant:?}"), |bench| {
             bench.iter_batched(
                 || {
