@@ -238,7 +238,9 @@ impl CascadeCorrector {
         for (i, (p, node)) in searches.into_iter().enumerate() {
             let left = node.left();
             let local = parity(
-                self.views.view(&self.plan, p, &self.key).words(),
+                self.views
+                    .view_range(&self.plan, p, &self.key, left.lo, left.hi)
+                    .words(),
                 left.lo,
                 left.hi,
             );

@@ -223,26 +223,47 @@ fn block_masks(pos: &[u32], k: usize, blocks: usize) -> Vec<Vec<u64>> {
 /// every flip) and the top-level block parities.
 pub(crate) struct Views {
     copies: Vec<Option<BitString>>,
+    /// For passes with at most [`MASK_BLOCKS`] blocks: bitmap of the blocks shuffled so far
+    /// (a flip inside an unbuilt block only touches bits that the build overwrites).
+    built: Vec<u8>,
 }
 
 impl Views {
     pub(crate) fn new(passes: usize) -> Self {
         Self {
             copies: (0..passes).map(|_| None).collect(),
+            built: vec![0; passes],
         }
     }
 
-    /// The key in the order of pass `p` (the key itself for an unshuffled pass).
-    pub(crate) fn view<'a>(
+    /// The key in the order of pass `p` (the key itself for an unshuffled pass), valid at least
+    /// on the shuffled positions `lo..hi` (`lo < hi`). Passes with many blocks are shuffled
+    /// whole on first use; passes with a few large blocks only block by block, as their
+    /// blocks are searched (their top-level parities come from the masks).
+    pub(crate) fn view_range<'a>(
         &'a mut self,
         plan: &CascadePlan,
         p: usize,
         key: &'a BitString,
+        lo: usize,
+        hi: usize,
     ) -> &'a BitString {
-        match plan.pass(p).orig_table() {
-            None => key,
-            Some(orig) => self.copies[p].get_or_insert_with(|| gather(key, orig)),
+        let pass = plan.pass(p);
+        let Some(orig) = pass.orig_table() else {
+            return key;
+        };
+        if pass.masks.is_none() {
+            return self.copies[p].get_or_insert_with(|| gather(key, orig));
         }
+        let copy = self.copies[p].get_or_insert_with(|| BitString::zeros(key.len()));
+        let (n, k) = (key.len(), pass.block_size);
+        for b in lo / k..=(hi - 1) / k {
+            if self.built[p] & (1 << b) == 0 {
+                self.built[p] |= 1 << b;
+                gather_range(key, orig, copy, b * k, ((b + 1) * k).min(n));
+            }
+        }
+        copy
     }
 
     /// Records the flip of shuffled position `q` of pass `p` in its copy, if built.
@@ -279,8 +300,8 @@ impl Views {
             out.push(total ^ acc);
             return;
         }
-        let view = self.view(plan, p, key);
         let (n, k) = (plan.key_len(), pass.block_size);
+        let view = self.view_range(plan, p, key, 0, n);
         for b in 0..pass.blocks {
             out.push(parity(view.words(), b * k, ((b + 1) * k).min(n)));
         }
@@ -302,6 +323,26 @@ fn gather(key: &BitString, orig: &[u32]) -> BitString {
         *dst = w;
     }
     out
+}
+
+/// Shuffles positions `lo..hi` (`lo < hi`) of `copy` from `key`: bit `q` becomes key bit
+/// `orig[q]`; the other bits of `copy` are left alone.
+fn gather_range(key: &BitString, orig: &[u32], copy: &mut BitString, lo: usize, hi: usize) {
+    let src = key.words();
+    let dst = copy.words_mut();
+    let mut q = lo;
+    while q < hi {
+        let wi = q / 64;
+        let end = ((wi + 1) * 64).min(hi);
+        let mask = (u64::MAX << (q % 64)) & (u64::MAX >> (63 - (end - 1) % 64));
+        let mut w = 0u64;
+        for (i, &x) in orig[q..end].iter().enumerate() {
+            let x = x as usize;
+            w |= ((src[x / 64] >> (x % 64)) & 1) << ((q + i) % 64);
+        }
+        dst[wi] = (dst[wi] & !mask) | w;
+        q = end;
+    }
 }
 
 /// Parity of bits `lo..hi` (`lo < hi <= 64 * words.len()`) of packed words; the hot path of

@@ -132,7 +132,10 @@ impl CascadeResponder {
                         .block_parities(&self.plan, p as usize, &self.key, &mut out);
                 }
                 for r in &req.ranges {
-                    let view = self.views.view(&self.plan, r.pass as usize, &self.key);
+                    let (lo, hi) = (r.start as usize, r.end as usize);
+                    let view =
+                        self.views
+                            .view_range(&self.plan, r.pass as usize, &self.key, lo, hi);
                     out.push(parity(view.words(), r.start as usize, r.end as usize));
                 }
                 let count = u32::try_from(out.len)

@@ -412,3 +412,35 @@ fn mismatched_plans_are_detected() {
     assert_eq!(serde_json::from_str::<CascadeConfig>(&json).unwrap(), base);
     assert!(!format!("{base:?}").contains("seed"));
 }
+
+/// Block-by-block shuffling of the large-block passes gives the same bits as shuffling the
+/// whole key, including after flips made before a block was built.
+#[test]
+fn lazy_block_views_match_the_full_shuffle() {
+    let mut rng = ChaCha8Rng::seed_from_u64(10);
+    let n = 1_000;
+    let c = config(CascadeVariant::Original);
+    let plan = CascadePlan::with_block_sizes(n, &[10, 300, 500, 333], &c).unwrap();
+    let mut key = random_key(n, &mut rng);
+    for p in 1..4 {
+        let k = plan.pass(p).block_size;
+        let mut views = plan::Views::new(4);
+        // Flip a few bits before and after building the first block.
+        for (i, x) in [3usize, 500, 999, 42].into_iter().enumerate() {
+            key.flip(x);
+            let q = plan.positions_of(x)[p] as usize;
+            views.flip_at(p, q);
+            if i == 1 {
+                views.view_range(&plan, p, &key, 0, 1);
+            }
+        }
+        for b in 0..n.div_ceil(k) {
+            let (lo, hi) = (b * k, ((b + 1) * k).min(n));
+            let view = views.view_range(&plan, p, &key, lo, hi).clone();
+            for q in lo..hi {
+                let x = plan.pass(p).original(q);
+                assert_eq!(view.get(q), key.get(x), "pass {p} position {q}");
+            }
+        }
+    }
+}
