@@ -25,6 +25,8 @@ pub(crate) struct PassTree {
     diff: Vec<u64>,
     /// Per block: number of known nodes whose `diff` is odd.
     odd: Vec<u32>,
+    /// `log2 k` when `k` is a power of two (a shift instead of a division on every flip).
+    k_shift: Option<u32>,
 }
 
 /// A node: block, heap index inside the block, and the shuffled range it covers.
@@ -79,6 +81,7 @@ impl PassTree {
             known: vec![0; words],
             diff: vec![0; words],
             odd: vec![0; blocks],
+            k_shift: k.is_power_of_two().then(|| k.trailing_zeros()),
         }
     }
 
@@ -137,7 +140,10 @@ impl PassTree {
     /// Records the flip of shuffled position `q`: toggles `diff` along the known part of its
     /// path. Returns the block and whether any known node on the path is now odd.
     pub(crate) fn flip(&mut self, q: usize) -> (usize, bool) {
-        let b = q / self.k;
+        let b = match self.k_shift {
+            Some(shift) => q >> shift,
+            None => q / self.k,
+        };
         let mut node = self.root(b);
         let mut any_odd = false;
         loop {
