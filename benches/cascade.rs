@@ -87,5 +87,21 @@ fn bench_cascade(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_cascade);
+/// Building a plan (one ChaCha20 Fisher-Yates shuffle per shuffled pass, its inverse and the
+/// block masks). A link should build it once per (config, key length, QBER estimate) and reuse
+/// it: the cost is per plan, not per block.
+fn bench_plan(c: &mut Criterion) {
+    let mut group = c.benchmark_group("cascade_plan");
+    group.sample_size(10);
+    for n in [100_000usize, 1_000_000] {
+        group.throughput(Throughput::Elements(n as u64));
+        let config = CascadeConfig::new(CascadeVariant::Optimized, [7; 32]);
+        group.bench_function(format!("Optimized_n{n}"), |bench| {
+            bench.iter(|| black_box(CascadePlan::new(&config, n, 0.02).expect("plan")))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_cascade, bench_plan);
 criterion_main!(benches);

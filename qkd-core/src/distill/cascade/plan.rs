@@ -123,7 +123,7 @@ impl CascadePlan {
         digest.write(&config.seed);
         digest.write_u64(u64::from(config.shuffle_first_pass));
         let stride = block_sizes.len();
-        let mut positions = vec![0u32; key_len * stride];
+        let mut tables: Vec<Option<Vec<u32>>> = Vec::with_capacity(stride);
         let passes = block_sizes
             .iter()
             .enumerate()
@@ -133,9 +133,7 @@ impl CascadePlan {
                 let shuffled = p > 0 || config.shuffle_first_pass;
                 let blocks = key_len.div_ceil(k);
                 if !shuffled {
-                    for x in 0..key_len {
-                        positions[x * stride + p] = x as u32;
-                    }
+                    tables.push(None);
                     return PassPlan {
                         block_size: k,
                         blocks,
@@ -147,16 +145,25 @@ impl CascadePlan {
                 let mut orig = vec![0u32; key_len];
                 for (x, &q) in pos.iter().enumerate() {
                     orig[q as usize] = x as u32;
-                    positions[x * stride + p] = q;
                 }
+                let masks = (blocks <= MASK_BLOCKS).then(|| block_masks(&pos, k, blocks));
+                tables.push(Some(pos));
                 PassPlan {
                     block_size: k,
                     blocks,
                     orig: Some(orig),
-                    masks: (blocks <= MASK_BLOCKS).then(|| block_masks(&pos, k, blocks)),
+                    masks,
                 }
             })
             .collect();
+        // Interleave row by row: sequential reads of every table, sequential writes.
+        let mut positions = Vec::with_capacity(key_len * stride);
+        for x in 0..key_len {
+            positions.extend(tables.iter().map(|t| match t {
+                Some(pos) => pos[x],
+                None => x as u32,
+            }));
+        }
         Ok(Self {
             n: key_len,
             passes,

@@ -6,7 +6,8 @@
 //! change between releases): the stream is ChaCha20 (`rand_chacha`, value-stable and tested
 //! against reference vectors) keyed by the 256-bit seed, with the ChaCha nonce ("stream") set to
 //! a purpose-specific number; integers below a bound use Lemire's widening-multiply method with
-//! rejection (unbiased); permutations use the Fisher-Yates shuffle.
+//! rejection (unbiased; 32-bit draws for bounds up to 2^32, 64-bit draws otherwise);
+//! permutations use the Fisher-Yates shuffle.
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -40,15 +41,29 @@ impl SeededRng {
             }
         }
     }
+
+    /// A uniform integer in `0..bound` (`0 < bound <= 2^32`), by the same method on a 32-bit
+    /// draw (half the generator output per value).
+    pub(crate) fn below_u32(&mut self, bound: u32) -> u32 {
+        debug_assert!(bound > 0);
+        let threshold = bound.wrapping_neg() % bound; // 2^32 mod bound
+        loop {
+            let m = u64::from(self.0.next_u32()) * u64::from(bound);
+            if (m as u32) >= threshold {
+                return (m >> 32) as u32;
+            }
+        }
+    }
 }
 
-/// A uniformly random permutation of `0..n` (Fisher-Yates), as a table `pos[x]` = new position
-/// of original position `x`. `n` must fit in `u32` (checked by the callers).
+/// A uniformly random permutation of `0..n` (Fisher-Yates, drawing `j` in `0..=i` with
+/// [`SeededRng::below_u32`]), as a table `pos[x]` = new position of original position `x`.
+/// `n` must fit in `u32` (checked by the callers).
 pub(crate) fn permutation(n: usize, seed: &[u8; 32], stream: u64) -> Vec<u32> {
     let mut rng = SeededRng::new(seed, stream);
     let mut pos: Vec<u32> = (0..n as u32).collect();
     for i in (1..n).rev() {
-        let j = rng.below(i as u64 + 1) as usize;
+        let j = rng.below_u32(i as u32 + 1) as usize;
         pos.swap(i, j);
     }
     pos
@@ -79,11 +94,13 @@ mod tests {
         // 5 sigma is ~457, so each count must lie in 10000 +- 460.
         let mut rng = SeededRng::new(&[1u8; 32], 0);
         let mut counts = [0u32; 6];
+        let mut counts32 = [0u32; 6];
         for _ in 0..60_000 {
             counts[rng.below(6) as usize] += 1;
+            counts32[rng.below_u32(6) as usize] += 1;
         }
-        for c in counts {
-            assert!((9540..=10460).contains(&c), "{counts:?}");
+        for c in counts.into_iter().chain(counts32) {
+            assert!((9540..=10460).contains(&c), "{counts:?} {counts32:?}");
         }
     }
 }
