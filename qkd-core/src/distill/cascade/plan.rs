@@ -116,6 +116,17 @@ impl CascadePlan {
         if block_sizes.contains(&0) {
             return Err(DistillError::InvalidParameter("block size 0".into()));
         }
+        // Round 1 asks for every top-level parity in one message, counted in a u32.
+        let total_blocks: u64 = block_sizes
+            .iter()
+            .map(|&k| key_len.div_ceil(k.min(key_len)) as u64)
+            .sum();
+        if total_blocks > u64::from(u32::MAX) {
+            return Err(DistillError::InvalidParameter(format!(
+                "{total_blocks} top-level blocks in total; at most {} are supported",
+                u32::MAX
+            )));
+        }
         let mut digest = Fnv::new();
         digest.write(b"qkd-stack cascade plan v1");
         digest.write_u64(key_len as u64);
