@@ -16,11 +16,15 @@
 //! 1. Round 1 asks for the parity of every top-level block of every pass at once. Cascade
 //!    discloses all of them anyway, and the responder's key never changes, so asking early
 //!    costs no extra leakage and saves a round trip per pass.
-//! 2. Every later round advances all binary searches (BINARY) one level in lock-step: one
-//!    [`ParityRange`] per search, all in one message. The searches of a round are always in the
-//!    same pass, on distinct blocks, so they never interfere: pass 1's odd blocks are searched
-//!    together; a corrected bit makes blocks of the other passes odd; the lowest pass with odd
-//!    blocks is served next ("cascade"), and so on until no known block or sub-block is odd.
+//! 2. Every later round advances all running binary searches (BINARY) one level in lock-step:
+//!    one [`ParityRange`] per search, all in one message. Cascade's order is kept: pass 1's odd
+//!    blocks are searched together; a corrected bit makes blocks of other passes odd; a pass
+//!    starts its searches only when no lower pass has a running search or an odd block
+//!    waiting, while the searches a flip triggers in lower passes (the "cascade") start at
+//!    once, alongside the searches still running higher up. At most one search runs per
+//!    block. A search whose node a concurrent flip made even is dropped (its block is re-queued
+//!    if still odd): the responder's parities are facts, so nothing learned is ever wrong. The
+//!    exchange ends when no known block or sub-block is odd.
 //! 3. The corrector sends [`CascadeDone`] with its counts; the responder checks them against
 //!    its own (the responder's count of disclosed parities is authoritative).
 //!
