@@ -237,3 +237,6 @@ pub trait Engine {
     /// The outcome, once (later calls return `None`).
     fn take_outcome(&mut self) -> Option<SiftOutcome>;
 }
+
+#[cfg(test)]
+mod tests;
