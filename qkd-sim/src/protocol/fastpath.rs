@@ -200,6 +200,7 @@ pub(crate) struct BasisWord {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ClassTable {
     one: [Prob; 8],
+    unrotated: bool,
 }
 
 impl ClassTable {
@@ -225,7 +226,10 @@ impl ClassTable {
                 *o = Prob::new((angle / 2.0).sin().powi(2));
             }
         }
-        Self { one }
+        Self {
+            one,
+            unrotated: rotation == 0.0,
+        }
     }
 }
 
@@ -240,6 +244,14 @@ pub(crate) fn measure_word<R: Rng + ?Sized>(
     rng: &mut R,
 ) -> u64 {
     let (k0, k1, k2, sy) = (frame.k0[w], frame.k1[w], frame.k2[w], frame.y[w]);
+    if table.unrotated && (k0 | sy | basis.b0 | basis.b2 | basis.y) & active == 0 {
+        // Common case (BB84/B92 states, Z/X bases, no rotation): the angle difference is even,
+        // d = 2 (k1 ^ b1) + 4 (k2 ^ (!k1 & b1)) mod 8: d = 0 -> 0, d = 4 -> 1, d = 2 or 6 -> coin.
+        let d1 = k1 ^ basis.b1;
+        let d2 = k2 ^ (!k1 & basis.b1);
+        let coin = if d1 & active != 0 { rng.next_u64() } else { 0 };
+        return active & ((!d1 & d2) | (d1 & coin));
+    }
     // Circular state in the circular basis: deterministic, outcome = sign.
     let yy = active & sy & basis.y;
     // Circular state measured linearly, or linear state measured circularly: fair coin.
