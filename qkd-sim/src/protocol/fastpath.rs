@@ -81,10 +81,10 @@ pub(crate) fn bernoulli_classes<R: Rng + ?Sized>(rng: &mut R, classes: &[(u64, P
     while undecided != 0 {
         let mut t_word = 0u64;
         for &(mask, p) in classes {
-            if let Prob::Frac(t) = p {
-                if (t >> bit) & 1 == 1 {
-                    t_word |= mask;
-                }
+            if let Prob::Frac(t) = p
+                && (t >> bit) & 1 == 1
+            {
+                t_word |= mask;
             }
         }
         let r = rng.next_u64();
@@ -158,7 +158,7 @@ fn geometric_hits<R: Rng + ?Sized>(rng: &mut R, p: f64, len: usize, mut hit: imp
         // u uniform in (0, 1]: 53 random bits plus one, scaled.
         let u = ((rng.next_u64() >> 11) + 1) as f64 * (1.0 / 9_007_199_254_740_992.0);
         let gap = (u.ln() / log_q).floor();
-        if !(gap < (len - i) as f64) {
+        if gap.is_nan() || gap >= (len - i) as f64 {
             return;
         }
         i += gap as usize;
