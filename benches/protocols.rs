@@ -21,7 +21,7 @@ fn bb84_state_vector(c: &mut Criterion) {
             4096,
         ));
         if r == 20 {
-            g.measurement_time(Duration::from_secs(20));
+            g.measurement_time(Duration::from_secs(5));
         }
         let mut seed = 0u64;
         g.bench_with_input(BenchmarkId::new("register_qubits", r), &config, |b, cfg| {

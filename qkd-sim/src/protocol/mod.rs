@@ -14,7 +14,29 @@
 //!
 //! When [`Engine::is_finished`] is true, [`Engine::take_outcome`] yields the sifted key
 //! ([`qkd_core::BitString`]) and statistics. Each engine draws randomness only from its own RNG.
-//! [`run_in_process`] wires Alice, Eve, the channel and Bob together in one thread.
+//! [`run_in_process`] wires Alice, Eve, the channel and Bob together in one thread:
+//!
+//! ```
+//! use qkd_sim::channel::QuantumChannel;
+//! use qkd_sim::eve::{EveBases, EveConfig};
+//! use qkd_sim::protocol::{Backend, SimConfig, bb84, run_in_process};
+//!
+//! // An ideal link: identical sifted keys.
+//! let config = SimConfig::new(bb84::config(Backend::StateVector { register_qubits: 5 }, 1024));
+//! let report = run_in_process(&config, 7)?;
+//! assert_eq!(report.alice.key.len(), 1024);
+//! assert_eq!(report.alice.key, report.bob.key);
+//!
+//! // Eve intercepts everything: about a quarter of the sifted bits disagree.
+//! let config = SimConfig {
+//!     eve: Some(EveConfig::new(1.0, EveBases::Bb84)?),
+//!     channel: QuantumChannel::ideal().with_depolarizing(0.0)?,
+//!     ..SimConfig::new(bb84::config(Backend::Product, 20_000))
+//! };
+//! let qber = run_in_process(&config, 7)?.qber();
+//! assert!((qber - 0.25).abs() < 0.02);
+//! # Ok::<(), qkd_sim::SimError>(())
+//! ```
 //!
 //! # Prepare-and-measure flow (BB84, six-state, B92)
 //!
