@@ -132,3 +132,53 @@ fn outcome_vector(b: MeasBasis, outcome: bool) -> [Complex64; 2] {
         MeasBasis::Y => SliceState::CircularPlus,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    /// Measuring the top qubit of a product register in its own basis gives the prepared bit with
+    /// certainty and leaves exactly the product state of the other qubits.
+    #[test]
+    fn absorbing_the_top_qubit_leaves_the_rest() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let rest: Vec<SliceState> = (0..9)
+            .map(|i| match i % 4 {
+                0 => SliceState::Linear(i as u8 % 8),
+                1 => SliceState::CircularMinus,
+                2 => SliceState::Linear(5),
+                _ => SliceState::CircularPlus,
+            })
+            .collect();
+        for (top, basis, expect) in [
+            (SliceState::Linear(6), MeasBasis::X, true),
+            (SliceState::CircularPlus, MeasBasis::Y, false),
+            (SliceState::Linear(5), MeasBasis::Breidbart, true),
+        ] {
+            let mut all = rest.clone();
+            all.push(top);
+            let (mut sv, _, _) = build_register(&all).expect("valid").into_parts();
+            let outcome = measure_and_absorb(&mut sv, 9, basis, &mut rng).expect("valid qubit");
+            assert_eq!(outcome, expect);
+            assert_eq!(sv.num_qubits(), 9);
+            let (want, _, _) = build_register(&rest).expect("valid").into_parts();
+            let diff: f64 = sv
+                .amplitudes()
+                .iter()
+                .zip(want.amplitudes())
+                .map(|(a, b)| (a - b).norm())
+                .fold(0.0, f64::max);
+            assert!(diff < 1e-12, "max amplitude difference {diff}");
+        }
+        // Below the threshold, or not the top qubit: the register keeps its size.
+        let (mut sv, _, _) = build_register(&rest[..5]).expect("valid").into_parts();
+        measure_and_absorb(&mut sv, 4, MeasBasis::Z, &mut rng).expect("valid qubit");
+        assert_eq!(sv.num_qubits(), 5);
+        let (mut sv, _, _) = build_register(&rest).expect("valid").into_parts();
+        measure_and_absorb(&mut sv, 3, MeasBasis::Z, &mut rng).expect("valid qubit");
+        assert_eq!(sv.num_qubits(), 9);
+        assert!(measure_and_absorb(&mut sv, 9, MeasBasis::Z, &mut rng).is_err());
+    }
+}
