@@ -62,7 +62,8 @@ mod tests {
     //! 5 standard deviations at fixed seeds.
 
     use super::*;
-    use crate::protocol::entangled::{HalfChannel, PairEve};
+    use crate::channel::{Detector, Loss, QuantumChannel};
+    use crate::eve::{EveBases, EveConfig};
 
     fn five_sigma(p: f64, n: usize) -> f64 {
         5.0 * (p * (1.0 - p) / n as f64).sqrt()
@@ -106,7 +107,7 @@ mod tests {
     #[test]
     fn full_intercept_resend_gives_a_quarter_and_eve_learns() {
         let cfg = SourceConfig {
-            eve: Some(PairEve::bb84(1.0).unwrap()),
+            eve: Some(EveConfig::new(1.0, EveBases::Bb84).unwrap()),
             ..SourceConfig::default()
         };
         let pairs = 60_000;
@@ -117,25 +118,14 @@ mod tests {
             "QBER {}",
             run.qber()
         );
-        assert_eq!(run.eve.observations.len(), pairs);
-        // Full attack: observation i is pair i.
-        assert!(
-            run.eve
-                .observations
-                .iter()
-                .enumerate()
-                .all(|(i, o)| o.pair as usize == i)
-        );
-        let right = run
-            .alice
-            .key_pairs
-            .iter()
-            .enumerate()
-            .filter(|&(j, &i)| {
-                !run.eve.observations[i as usize].outcome == run.alice.sifted_key.get(j)
-            })
-            .count() as f64
-            / n as f64;
+        assert_eq!(run.eve.attacked(), pairs as u64);
+        let rec = run.eve.frame(0).unwrap();
+        let mut right = 0usize;
+        for (j, &i) in run.alice.key_pairs.iter().enumerate() {
+            let (_, outcome) = rec.get(i as usize).unwrap();
+            right += usize::from(!outcome == run.alice.sifted_key.get(j));
+        }
+        let right = right as f64 / n as f64;
         assert!(
             (right - 0.75).abs() <= five_sigma(0.75, n),
             "Eve right on {right}"
@@ -146,7 +136,7 @@ mod tests {
     #[test]
     fn depolarizing_gives_the_werner_qber() {
         let d = 0.1;
-        let h = HalfChannel::ideal().with_depolarizing(d).unwrap();
+        let h = QuantumChannel::ideal().with_depolarizing(d).unwrap();
         let cfg = SourceConfig {
             alice: h,
             bob: h,
@@ -166,7 +156,18 @@ mod tests {
     fn loss_reduces_coincidences() {
         // 25 km of 0.2 dB/km fibre to each party, detector efficiency 0.6:
         // t = 10^(-0.5) * 0.6 = 0.1897 per half, coincidence probability t^2.
-        let h = HalfChannel::ideal().with_loss(0.2, 25.0, 0.0, 0.6).unwrap();
+        let h = QuantumChannel::ideal()
+            .with_loss(Loss {
+                attenuation_db_per_km: 0.2,
+                length_km: 25.0,
+                fixed_db: 0.0,
+            })
+            .unwrap()
+            .with_detector(Detector {
+                efficiency: 0.6,
+                dark_count: 0.0,
+            })
+            .unwrap();
         let cfg = SourceConfig {
             alice: h,
             bob: h,

@@ -166,7 +166,8 @@ mod tests {
     //! deviations. Seeds are fixed, so the tests are deterministic.
 
     use super::*;
-    use crate::protocol::entangled::{HalfChannel, PairEve};
+    use crate::channel::QuantumChannel;
+    use crate::eve::{EveBases, EveConfig};
 
     const PAIRS: usize = 100_000;
 
@@ -241,25 +242,22 @@ mod tests {
     /// terms E = -/+ 1/2, so sigma_S = sqrt(4 * 0.75 / 11111) = 0.0164. The key QBER depends on her
     /// bases: measuring at angle e leaves the product state, and a key round at angle k then errs
     /// with probability sin^2(k - e) / 2; averaged over k in {45, 90} and her bases that is 1/4 for
-    /// the BB84 bases, 1/8 for Breidbart (45), 5/24 for Bob's three settings.
+    /// the BB84 bases (Ekert angles 0, 90) and 1/8 for the Breidbart basis (45).
     #[test]
     fn intercept_resend_destroys_the_violation() {
-        for (eve, q_theory) in [
-            (PairEve::bb84(1.0).unwrap(), 0.25),
-            (PairEve::breidbart(1.0).unwrap(), 0.125),
-            (
-                PairEve::new(1.0, scheme().bob().to_vec()).unwrap(),
-                5.0 / 24.0,
-            ),
+        for (bases, angles, q_theory) in [
+            (EveBases::Bb84, &[0.0, 90.0][..], 0.25),
+            (EveBases::Breidbart, &[45.0][..], 0.125),
         ] {
+            let eve = EveConfig::new(1.0, bases).unwrap();
             let mean_error = {
                 let mut acc = 0.0;
                 for k in [45.0f64, 90.0] {
-                    for e in eve.bases() {
-                        acc += (k - e.degrees()).to_radians().sin().powi(2) / 2.0;
+                    for e in angles {
+                        acc += (k - e).to_radians().sin().powi(2) / 2.0;
                     }
                 }
-                acc / (2 * eve.bases().len()) as f64
+                acc / (2 * angles.len()) as f64
             };
             assert!((mean_error - q_theory).abs() < 1e-12);
             let cfg = SourceConfig {
@@ -282,7 +280,7 @@ mod tests {
             let n = run.sifted() as u64;
             let tol = 5.0 * (q_theory * (1.0 - q_theory) / n as f64).sqrt();
             assert!((run.qber() - q_theory).abs() <= tol, "QBER {}", run.qber());
-            assert_eq!(run.pairs.eve.observations.len(), PAIRS);
+            assert_eq!(run.pairs.eve.attacked(), PAIRS as u64);
         }
     }
 
@@ -294,7 +292,7 @@ mod tests {
     #[test]
     fn depolarizing_noise_follows_the_werner_relation() {
         for (d, seed) in [(0.05, 1), (0.1, 2), (0.2, 3)] {
-            let h = HalfChannel::ideal().with_depolarizing(d).unwrap();
+            let h = QuantumChannel::ideal().with_depolarizing(d).unwrap();
             let cfg = SourceConfig {
                 alice: h,
                 bob: h,
@@ -337,7 +335,7 @@ mod tests {
         // Eve on a fraction p: S = -2 sqrt 2 (1 - p) - sqrt 2 p, Q = p / 4.
         let p = 0.5;
         let cfg = SourceConfig {
-            eve: Some(PairEve::bb84(p).unwrap()),
+            eve: Some(EveConfig::new(p, EveBases::Bb84).unwrap()),
             ..SourceConfig::default()
         };
         let pairs = 60_000;

@@ -14,7 +14,7 @@ use crate::SimError;
 
 /// Counts of one batch, identical at both parties (everything in it is public).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct SiftStats {
+pub struct PairStats {
     /// Pairs emitted by the source in the batch.
     pub pairs: u64,
     /// Pairs detected by Alice.
@@ -40,7 +40,7 @@ pub struct PartyResult {
     /// For each key bit, the index of its pair in the batch (public after sifting).
     pub key_pairs: Vec<u32>,
     /// Public counts.
-    pub stats: SiftStats,
+    pub stats: PairStats,
     /// Test-round tallies per settings pair (empty for schemes without test rounds).
     pub correlations: Correlations,
 }
@@ -93,7 +93,7 @@ pub struct EntangledParty<R> {
     outbox: VecDeque<EntangledMsg>,
     key: BitString,
     key_pairs: Vec<u32>,
-    stats: SiftStats,
+    stats: PairStats,
     correlations: Correlations,
 }
 
@@ -140,7 +140,7 @@ impl<R: Rng> EntangledParty<R> {
             outbox: VecDeque::new(),
             key: BitString::default(),
             key_pairs: Vec::new(),
-            stats: SiftStats::default(),
+            stats: PairStats::default(),
             correlations,
         })
     }
@@ -309,11 +309,11 @@ impl<R: Rng> EntangledParty<R> {
                 &self.detected[..],
             ),
         };
-        let mut stats = SiftStats {
+        let mut stats = PairStats {
             pairs: self.pairs as u64,
             alice_detected: alice_det.iter().map(|w| u64::from(w.count_ones())).sum(),
             bob_detected: bob_det.iter().map(|w| u64::from(w.count_ones())).sum(),
-            ..SiftStats::default()
+            ..PairStats::default()
         };
         let mut key_words: Vec<u64> = Vec::with_capacity(self.pairs / 64 + 1);
         let mut key_len = 0usize;

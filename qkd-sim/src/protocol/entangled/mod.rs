@@ -34,18 +34,17 @@ mod messages;
 mod scheme;
 mod source;
 
-pub use engine::{EntangledParty, PartyResult, SiftStats};
+pub use engine::{EntangledParty, PairStats, PartyResult};
 pub use messages::{DetectionFrame, EntangledMsg, SettingsFrame};
 pub use scheme::{Analyser, Correlations, RoundKind, Scheme};
-pub use source::{
-    BellState, EveObservation, EveRecord, HalfChannel, PairEve, PairSource, SourceConfig,
-};
+pub use source::{BellState, PairSource, SourceConfig};
 
 use qkd_core::Role;
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 
 use crate::SimError;
+use crate::eve::EveRecord;
 
 /// The outcome of an in-process run of one batch.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +53,7 @@ pub struct PairRun {
     pub alice: PartyResult,
     /// Bob's result.
     pub bob: PartyResult,
-    /// Eve's record (empty without Eve).
+    /// Eve's record (no frames without Eve; otherwise one frame per batch, qubit `i` = pair `i`).
     pub eve: EveRecord,
     /// Positions where the sifted keys differ (known only to the simulation; for tests and
     /// statistics).

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 use super::messages::{DetectionFrame, SettingsFrame, set_bit};
 use super::scheme::Analyser;
 use crate::SimError;
+use crate::channel::QuantumChannel;
+use crate::eve::{EveBases, EveConfig, EveFrameRecord, EveRecord};
+use crate::protocol::MeasBasis;
 use crate::statevector::{Basis, Gate, StateVector};
 
 /// Alice's half is qubit 0 of the source's register, Bob's half qubit 1.
@@ -63,127 +66,48 @@ fn probability(name: &'static str, p: f64) -> Result<Bernoulli, SimError> {
     })
 }
 
-/// The path of one half from the source to a party's detector.
+/// A half's [`QuantumChannel`] with its Bernoulli samplers built once.
 ///
-/// Noise convention (depolarizing): with probability `depolarizing` the half is replaced by the
-/// maximally mixed state. It is simulated by applying, with that probability, one of I, X, Y, Z
-/// chosen uniformly (`rho -> (1-d) rho + d I/2` exactly). If each half is depolarized with
-/// probability `d`, correlations shrink by `(1-d)^2`, the key QBER is `Q = (1 - (1-d)^2) / 2`, and
-/// the CHSH value is `|S| = 2 sqrt 2 (1 - 2Q)`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct HalfChannel {
-    pub(super) depolarizing: f64,
-    pub(super) misalignment_degrees: f64,
-    pub(super) transmittance: f64,
-    pub(super) dark_count: f64,
-}
-
-impl Default for HalfChannel {
-    fn default() -> Self {
-        Self::ideal()
-    }
-}
-
-impl HalfChannel {
-    /// A perfect channel and detector: no noise, no loss, no dark counts.
-    pub fn ideal() -> Self {
-        Self {
-            depolarizing: 0.0,
-            misalignment_degrees: 0.0,
-            transmittance: 1.0,
-            dark_count: 0.0,
-        }
-    }
-
-    /// Depolarizing probability `d` in [0, 1] (see the type docs for the convention).
-    pub fn with_depolarizing(mut self, d: f64) -> Result<Self, SimError> {
-        probability("depolarizing", d)?;
-        self.depolarizing = d;
-        Ok(self)
-    }
-
-    /// Polarisation misalignment: the half's polarisation is rotated by `degrees` (a rotation of
-    /// `2 * degrees` about the Bloch y axis). Must be finite.
-    pub fn with_misalignment(mut self, degrees: f64) -> Result<Self, SimError> {
-        if !degrees.is_finite() {
-            return Err(SimError::InvalidParameter {
-                name: "misalignment",
-                reason: format!("must be finite, got {degrees}"),
-            });
-        }
-        self.misalignment_degrees = degrees;
-        Ok(self)
-    }
-
-    /// Loss: fibre attenuation `db_per_km` (>= 0) over `km` (>= 0), plus fixed losses `extra_db`
-    /// (>= 0), and the detector efficiency in [0, 1]. The half reaches the detector and clicks
-    /// with probability `10^(-(db_per_km * km + extra_db)/10) * efficiency`.
-    pub fn with_loss(
-        mut self,
-        db_per_km: f64,
-        km: f64,
-        extra_db: f64,
-        efficiency: f64,
-    ) -> Result<Self, SimError> {
-        for (name, v) in [
-            ("attenuation", db_per_km),
-            ("length", km),
-            ("fixed loss", extra_db),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(SimError::InvalidParameter {
-                    name,
-                    reason: format!("must be finite and non-negative, got {v}"),
-                });
-            }
-        }
-        probability("detector efficiency", efficiency)?;
-        let t = 10f64.powf(-(db_per_km * km + extra_db) / 10.0) * efficiency;
-        self.transmittance = t.clamp(0.0, 1.0);
-        Ok(self)
-    }
-
-    /// Dark-count probability per detection gate in [0, 1]: when no photon clicks, the detector
-    /// still clicks with this probability, with a uniformly random outcome.
-    pub fn with_dark_count(mut self, p: f64) -> Result<Self, SimError> {
-        probability("dark count", p)?;
-        self.dark_count = p;
-        Ok(self)
-    }
-
-    /// The depolarizing probability.
-    pub fn depolarizing(&self) -> f64 {
-        self.depolarizing
-    }
-
-    /// The probability that a photon reaches the detector and clicks.
-    pub fn transmittance(&self) -> f64 {
-        self.transmittance
-    }
-
-    fn compile(&self) -> Result<CompiledHalf, SimError> {
-        Ok(CompiledHalf {
-            depolarize: probability("depolarizing", self.depolarizing)?,
-            noisy: self.depolarizing > 0.0,
-            rotation: (self.misalignment_degrees != 0.0)
-                .then(|| Gate::Ry(2.0 * self.misalignment_degrees.to_radians())),
-            arrive: probability("transmittance", self.transmittance)?,
-            dark: probability("dark count", self.dark_count)?,
-        })
-    }
-}
-
-/// A [`HalfChannel`] with its Bernoulli samplers built once.
+/// The conventions are the channel module's, applied to one half of the pair on the joint state
+/// vector: depolarizing `d` is a uniformly random Pauli with probability `d` (the half becomes
+/// maximally mixed), then bit flip, phase flip, misalignment `Ry(2 theta)`, loss (fibre and
+/// detector efficiency: the half is not measured) and dark counts (a click with a random outcome,
+/// also when a photon arrived: a double click resolved at random). If each half is depolarized
+/// with probability `d`, correlations shrink by `(1-d)^2`, the key QBER is `(1 - (1-d)^2) / 2` and
+/// `|S| = 2 sqrt 2 (1 - 2Q)`.
 #[derive(Debug, Clone, Copy)]
 struct CompiledHalf {
-    depolarize: Bernoulli,
-    noisy: bool,
+    depolarize: Option<Bernoulli>,
+    bit_flip: Option<Bernoulli>,
+    phase_flip: Option<Bernoulli>,
     rotation: Option<Gate>,
     arrive: Bernoulli,
-    dark: Bernoulli,
+    dark: Option<Bernoulli>,
 }
 
 impl CompiledHalf {
+    fn new(c: &QuantumChannel) -> Result<Self, SimError> {
+        c.validate()?;
+        let optional = |name, p: f64| -> Result<Option<Bernoulli>, SimError> {
+            Ok(if p > 0.0 {
+                Some(probability(name, p)?)
+            } else {
+                None
+            })
+        };
+        Ok(Self {
+            depolarize: optional("depolarizing", c.depolarizing)?,
+            bit_flip: optional("bit_flip", c.bit_flip)?,
+            phase_flip: optional("phase_flip", c.phase_flip)?,
+            rotation: (c.misalignment != 0.0).then_some(Gate::Ry(2.0 * c.misalignment)),
+            arrive: probability(
+                "photon detection probability",
+                c.photon_detection_probability().clamp(0.0, 1.0),
+            )?,
+            dark: optional("dark_count", c.detector.dark_count)?,
+        })
+    }
+
     /// Noise on the half travelling in qubit `q`.
     fn disturb<R: Rng + ?Sized>(
         &self,
@@ -191,10 +115,9 @@ impl CompiledHalf {
         q: usize,
         rng: &mut R,
     ) -> Result<(), SimError> {
-        if let Some(g) = self.rotation {
-            sv.apply(g, q)?;
-        }
-        if self.noisy && rng.sample(self.depolarize) {
+        if let Some(d) = self.depolarize
+            && rng.sample(d)
+        {
             match rng.next_u32() & 3 {
                 1 => sv.apply(Gate::X, q)?,
                 2 => sv.apply(Gate::Y, q)?,
@@ -202,81 +125,87 @@ impl CompiledHalf {
                 _ => {}
             }
         }
+        if let Some(p) = self.bit_flip
+            && rng.sample(p)
+        {
+            sv.apply(Gate::X, q)?;
+        }
+        if let Some(p) = self.phase_flip
+            && rng.sample(p)
+        {
+            sv.apply(Gate::Z, q)?;
+        }
+        if let Some(g) = self.rotation {
+            sv.apply(g, q)?;
+        }
         Ok(())
     }
-}
 
-/// Eve's intercept-resend attack on the halves travelling to Bob.
-///
-/// On each half with probability `fraction` she measures in an analyser setting drawn uniformly
-/// from her `bases` (a real projective measurement of qubit 1 of the joint state, which collapses
-/// Alice's half too) and resends a photon in the state she observed. The post-measurement state of
-/// the half *is* the basis vector she saw, so the state vector after her measurement already holds
-/// her resent photon. She keeps an [`EveRecord`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PairEve {
-    fraction: f64,
-    bases: Vec<Analyser>,
-}
-
-impl PairEve {
-    /// Intercepts a `fraction` in [0, 1] of Bob's halves, measuring in a setting drawn uniformly
-    /// from `bases` (1 to 255 entries).
-    pub fn new(fraction: f64, bases: Vec<Analyser>) -> Result<Self, SimError> {
-        probability("eve fraction", fraction)?;
-        if bases.is_empty() || bases.len() > 255 {
-            return Err(SimError::InvalidParameter {
-                name: "eve bases",
-                reason: format!("need 1 to 255 bases, got {}", bases.len()),
-            });
+    /// The party's detector: the photon arrives and is measured on the joint state (collapsing
+    /// it), and/or a dark count clicks; returns (click, outcome).
+    fn detect<R: Rng + ?Sized>(
+        &self,
+        sv: &mut StateVector,
+        q: usize,
+        basis: Basis,
+        rng: &mut R,
+    ) -> Result<(bool, bool), SimError> {
+        let photon = rng.sample(self.arrive);
+        let mut outcome = if photon {
+            sv.measure(q, basis, rng)?
+        } else {
+            false
+        };
+        let dark = self.dark.is_some_and(|d| rng.sample(d));
+        if dark {
+            outcome = rng.next_u32() & 1 == 1;
         }
-        Ok(Self { fraction, bases })
-    }
-
-    /// The BB84 basis set: Z and X (Ekert angles 0 and 90 degrees).
-    pub fn bb84(fraction: f64) -> Result<Self, SimError> {
-        Self::new(
-            fraction,
-            vec![Analyser::from_degrees(0.0)?, Analyser::from_degrees(90.0)?],
-        )
-    }
-
-    /// The Breidbart basis, halfway between Z and X (Ekert angle 45 degrees, polariser 22.5).
-    pub fn breidbart(fraction: f64) -> Result<Self, SimError> {
-        Self::new(fraction, vec![Analyser::from_degrees(45.0)?])
-    }
-
-    /// The attacked fraction.
-    pub fn fraction(&self) -> f64 {
-        self.fraction
-    }
-
-    /// Eve's settings table.
-    pub fn bases(&self) -> &[Analyser] {
-        &self.bases
+        Ok((photon || dark, outcome))
     }
 }
 
-/// One of Eve's measurements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EveObservation {
-    /// Batch number.
-    pub batch: u64,
-    /// Pair index within the batch.
-    pub pair: u32,
-    /// Index into her settings table.
-    pub basis: u8,
-    /// Her outcome (`true` = the analyser's second output).
-    pub outcome: bool,
+/// The state-vector basis of one of Eve's bases.
+fn eve_basis(b: MeasBasis) -> Basis {
+    match b {
+        MeasBasis::Z => Basis::Z,
+        MeasBasis::X => Basis::X,
+        MeasBasis::Y => Basis::Y,
+        MeasBasis::Breidbart => Basis::Linear(std::f64::consts::PI / 8.0),
+    }
 }
 
-/// Everything Eve measured, in order.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct EveRecord {
-    /// Her settings table.
-    pub bases: Vec<Analyser>,
-    /// Her observations.
-    pub observations: Vec<EveObservation>,
+/// Eve's basis choice, uniformly from her set.
+fn pick_eve_basis<R: Rng + ?Sized>(bases: EveBases, rng: &mut R) -> MeasBasis {
+    match bases {
+        EveBases::Bb84 => {
+            if rng.next_u32() & 1 == 0 {
+                MeasBasis::Z
+            } else {
+                MeasBasis::X
+            }
+        }
+        EveBases::SixState => match rng.random_range(0..3u32) {
+            0 => MeasBasis::Z,
+            1 => MeasBasis::X,
+            _ => MeasBasis::Y,
+        },
+        EveBases::Breidbart => MeasBasis::Breidbart,
+    }
+}
+
+/// Records one of Eve's measurements in a frame record (basis code `lo + 2 hi`, Z = 0, X = 1,
+/// Y = 2, Breidbart = 3, as in [`EveFrameRecord`]).
+fn record_eve(rec: &mut EveFrameRecord, i: usize, basis: MeasBasis, outcome: bool) {
+    let (lo, hi) = match basis {
+        MeasBasis::Z => (false, false),
+        MeasBasis::X => (true, false),
+        MeasBasis::Y => (false, true),
+        MeasBasis::Breidbart => (true, true),
+    };
+    set_bit(&mut rec.attacked, i, true);
+    set_bit(&mut rec.basis_lo, i, lo);
+    set_bit(&mut rec.basis_hi, i, hi);
+    set_bit(&mut rec.outcome, i, outcome);
 }
 
 /// Configuration of a [`PairSource`].
@@ -284,12 +213,17 @@ pub struct EveRecord {
 pub struct SourceConfig {
     /// The emitted pair state.
     pub state: BellState,
-    /// Path of Alice's half (qubit 0).
-    pub alice: HalfChannel,
-    /// Path of Bob's half (qubit 1), after Eve.
-    pub bob: HalfChannel,
-    /// Eve on Bob's half, if any.
-    pub eve: Option<PairEve>,
+    /// Path of Alice's half (qubit 0): fibre, noise and her detector.
+    pub alice: QuantumChannel,
+    /// Path of Bob's half (qubit 1) after Eve: fibre, noise and his detector.
+    pub bob: QuantumChannel,
+    /// Eve's intercept-resend attack on Bob's half, if any. She sits at the source's output, so
+    /// every half reaches her; on the chosen fraction she measures qubit 1 of the joint state in a
+    /// basis from her set (a real projective measurement, which collapses Alice's half too) and
+    /// sends on the basis vector she saw (the post-measurement state of the half is exactly that
+    /// photon). Her record is an [`EveRecord`] with one [`EveFrameRecord`] per batch (`seq` = batch
+    /// number, qubit `i` = pair `i`).
+    pub eve: Option<EveConfig>,
 }
 
 /// The entangled-pair source node, as a sans-IO state machine.
@@ -311,7 +245,7 @@ pub struct PairSource<R> {
     config: SourceConfig,
     alice: CompiledHalf,
     bob: CompiledHalf,
-    eve: Option<Bernoulli>,
+    eve: Option<(Bernoulli, EveBases)>,
     sv: StateVector,
     rng: R,
     eve_rng: R,
@@ -324,20 +258,16 @@ impl<R: Rng> PairSource<R> {
     /// A source with its own randomness: `rng` drives the physics (measurement outcomes, noise,
     /// loss), `eve_rng` Eve's choices.
     pub fn new(config: SourceConfig, rng: R, eve_rng: R) -> Result<Self, SimError> {
-        let alice = config.alice.compile()?;
-        let bob = config.bob.compile()?;
+        let alice = CompiledHalf::new(&config.alice)?;
+        let bob = CompiledHalf::new(&config.bob)?;
         let eve = match &config.eve {
-            Some(e) => Some(probability("eve fraction", e.fraction)?),
+            Some(e) => {
+                e.validate()?;
+                Some((probability("eve fraction", e.fraction)?, e.bases))
+            }
             None => None,
         };
-        let record = EveRecord {
-            bases: config
-                .eve
-                .as_ref()
-                .map(|e| e.bases.clone())
-                .unwrap_or_default(),
-            observations: Vec::new(),
-        };
+        let record = EveRecord::default();
         Ok(Self {
             config,
             alice,
@@ -364,10 +294,7 @@ impl<R: Rng> PairSource<R> {
 
     /// Takes Eve's record, leaving it empty.
     pub fn take_eve_record(&mut self) -> EveRecord {
-        EveRecord {
-            bases: self.record.bases.clone(),
-            observations: std::mem::take(&mut self.record.observations),
-        }
+        std::mem::take(&mut self.record)
     }
 
     /// Takes a party's settings frame. Once both parties' frames of a batch are in, the batch is
@@ -442,62 +369,52 @@ impl<R: Rng> PairSource<R> {
             detected: vec![0; words],
             outcomes: vec![0; words],
         };
+        let mut rec = self.eve.map(|_| EveFrameRecord {
+            seq: alice.batch,
+            len: pairs,
+            attacked: vec![0; words],
+            basis_lo: vec![0; words],
+            basis_hi: vec![0; words],
+            outcome: vec![0; words],
+        });
         for i in 0..pairs {
             let a_basis = a_bases[alice.choices[i] as usize];
             let b_basis = b_bases[bob.choices[i] as usize];
-            let (da, oa, db, ob) = self.play_pair(alice.batch, i as u32, a_basis, b_basis)?;
+            let (da, oa, db, ob) = self.play_pair(rec.as_mut(), i, a_basis, b_basis)?;
             set_bit(&mut fa.detected, i, da);
             set_bit(&mut fa.outcomes, i, oa);
             set_bit(&mut fb.detected, i, db);
             set_bit(&mut fb.outcomes, i, ob);
         }
+        if let Some(rec) = rec {
+            self.record.frames.push(rec);
+        }
         Ok([fa, fb])
     }
 
-    /// One pair: returns (Alice detected, her outcome, Bob detected, his outcome).
+    /// One pair: returns (Alice clicked, her outcome, Bob clicked, his outcome).
     fn play_pair(
         &mut self,
-        batch: u64,
-        pair: u32,
+        rec: Option<&mut EveFrameRecord>,
+        pair: usize,
         a_basis: Basis,
         b_basis: Basis,
     ) -> Result<(bool, bool, bool, bool), SimError> {
         self.config.state.prepare(&mut self.sv)?;
-        if let (Some(attack), Some(eve)) = (self.eve, &self.config.eve)
+        if let (Some((attack, bases)), Some(rec)) = (self.eve, rec)
             && self.eve_rng.sample(attack)
         {
-            let k = self.eve_rng.random_range(0..eve.bases.len());
-            let outcome = self.sv.measure(BOB, eve.bases[k].basis(), &mut self.rng)?;
-            self.record.observations.push(EveObservation {
-                batch,
-                pair,
-                basis: k as u8,
-                outcome,
-            });
+            let basis = pick_eve_basis(bases, &mut self.eve_rng);
+            let outcome = self.sv.measure(BOB, eve_basis(basis), &mut self.rng)?;
+            record_eve(rec, pair, basis, outcome);
         }
         self.alice.disturb(&mut self.sv, ALICE, &mut self.rng)?;
         self.bob.disturb(&mut self.sv, BOB, &mut self.rng)?;
-        let (da, oa) = detect(&self.alice, &mut self.sv, ALICE, a_basis, &mut self.rng)?;
-        let (db, ob) = detect(&self.bob, &mut self.sv, BOB, b_basis, &mut self.rng)?;
+        let (da, oa) = self
+            .alice
+            .detect(&mut self.sv, ALICE, a_basis, &mut self.rng)?;
+        let (db, ob) = self.bob.detect(&mut self.sv, BOB, b_basis, &mut self.rng)?;
         Ok((da, oa, db, ob))
-    }
-}
-
-/// A party's detector: the photon arrives and clicks (measured on the joint state), or a dark
-/// count clicks with a random outcome, or nothing.
-fn detect<R: Rng + ?Sized>(
-    half: &CompiledHalf,
-    sv: &mut StateVector,
-    q: usize,
-    basis: Basis,
-    rng: &mut R,
-) -> Result<(bool, bool), SimError> {
-    if rng.sample(half.arrive) {
-        Ok((true, sv.measure(q, basis, rng)?))
-    } else if rng.sample(half.dark) {
-        Ok((true, rng.next_u32() & 1 == 1))
-    } else {
-        Ok((false, false))
     }
 }
 

@@ -9,6 +9,9 @@ use qkd_core::Role;
 
 use super::messages::bit;
 use super::*;
+use crate::channel::{Detector, Loss, QuantumChannel};
+use crate::eve::{EveBases, EveConfig};
+use crate::protocol::MeasBasis;
 use crate::statevector::StateVector;
 
 fn five_sigma(p: f64, n: u64) -> f64 {
@@ -110,15 +113,33 @@ fn loss_and_dark_counts_set_the_detection_rates() {
     // Alice: 3 dB fixed loss and efficiency 0.8 -> t = 10^-0.3 * 0.8 = 0.4009.
     // Bob: 10 km at 0.2 dB/km, efficiency 0.5, dark count 0.1 -> t = 10^-0.2 * 0.5 = 0.3155 and
     // click probability t + (1 - t) * 0.1.
-    let alice = HalfChannel::ideal().with_loss(0.0, 0.0, 3.0, 0.8).unwrap();
-    let bob = HalfChannel::ideal()
-        .with_loss(0.2, 10.0, 0.0, 0.5)
+    let alice = QuantumChannel::ideal()
+        .with_loss(Loss {
+            attenuation_db_per_km: 0.2,
+            length_km: 0.0,
+            fixed_db: 3.0,
+        })
         .unwrap()
-        .with_dark_count(0.1)
+        .with_detector(Detector {
+            efficiency: 0.8,
+            dark_count: 0.0,
+        })
+        .unwrap();
+    let bob = QuantumChannel::ideal()
+        .with_loss(Loss {
+            attenuation_db_per_km: 0.2,
+            length_km: 10.0,
+            fixed_db: 0.0,
+        })
+        .unwrap()
+        .with_detector(Detector {
+            efficiency: 0.5,
+            dark_count: 0.1,
+        })
         .unwrap();
     let ta = 10f64.powf(-0.3) * 0.8;
     let tb = 10f64.powf(-0.2) * 0.5;
-    assert!((alice.transmittance() - ta).abs() < 1e-12);
+    assert!((alice.photon_detection_probability() - ta).abs() < 1e-12);
     let pb = tb + (1.0 - tb) * 0.1;
     let mut src = source(
         SourceConfig {
@@ -159,7 +180,7 @@ fn eve_attacks_the_chosen_fraction_and_keeps_a_record() {
     let p = 0.3;
     let mut src = source(
         SourceConfig {
-            eve: Some(PairEve::bb84(p).unwrap()),
+            eve: Some(EveConfig::new(p, EveBases::Bb84).unwrap()),
             ..SourceConfig::default()
         },
         9,
@@ -171,23 +192,32 @@ fn eve_attacks_the_chosen_fraction_and_keeps_a_record() {
         )
         .unwrap();
     let record = src.take_eve_record();
-    assert_eq!(record.bases.len(), 2);
-    let k = record.observations.len() as u64;
+    assert_eq!(record.frames.len(), 1);
+    let k = record.attacked();
     assert!((k as f64 / n as f64 - p).abs() <= five_sigma(p, n as u64));
-    assert!(src.eve_record().observations.is_empty());
+    assert!(src.eve_record().frames.is_empty());
+    let frame = record.frame(0).unwrap();
+    assert_eq!(frame.len, n);
     // Eve measured Bob's half of a singlet: where she used Z (Alice's and Bob's basis here), Bob
-    // sees exactly her outcome and Alice the opposite.
-    let mut z = 0;
-    for o in &record.observations {
-        assert_eq!(o.batch, 0);
-        if o.basis == 0 {
-            z += 1;
-            let i = o.pair as usize;
-            assert_eq!(bit(&fb.outcomes, i), o.outcome);
-            assert_ne!(bit(&fa.outcomes, i), o.outcome);
+    // sees exactly her outcome and Alice the opposite; in X, Bob's Z outcome is random.
+    let (mut z, mut x, mut x_equal) = (0u64, 0u64, 0u64);
+    for i in 0..n {
+        match frame.get(i) {
+            Some((MeasBasis::Z, o)) => {
+                z += 1;
+                assert_eq!(bit(&fb.outcomes, i), o);
+                assert_ne!(bit(&fa.outcomes, i), o);
+            }
+            Some((MeasBasis::X, o)) => {
+                x += 1;
+                x_equal += u64::from(bit(&fb.outcomes, i) == o);
+            }
+            Some(other) => panic!("basis {other:?} outside Eve's BB84 set"),
+            None => {}
         }
     }
     assert!(z > 0);
+    assert!((x_equal as f64 / x as f64 - 0.5).abs() <= five_sigma(0.5, x));
 }
 
 #[test]
@@ -195,18 +225,7 @@ fn bad_parameters_are_errors() {
     assert!(Analyser::from_degrees(f64::NAN).is_err());
     assert!(Analyser::from_degrees(f64::INFINITY).is_err());
     assert!((Analyser::from_degrees(-90.0).unwrap().degrees() - 270.0).abs() < 1e-12);
-    let h = HalfChannel::ideal();
-    assert!(h.with_depolarizing(-0.1).is_err());
-    assert!(h.with_depolarizing(1.5).is_err());
-    assert!(h.with_depolarizing(f64::NAN).is_err());
-    assert!(h.with_misalignment(f64::NAN).is_err());
-    assert!(h.with_loss(-0.2, 10.0, 0.0, 1.0).is_err());
-    assert!(h.with_loss(0.2, -1.0, 0.0, 1.0).is_err());
-    assert!(h.with_loss(0.2, 1.0, f64::INFINITY, 1.0).is_err());
-    assert!(h.with_loss(0.2, 1.0, 0.0, 1.1).is_err());
-    assert!(h.with_dark_count(2.0).is_err());
-    assert!(PairEve::bb84(-0.5).is_err());
-    assert!(PairEve::new(0.5, vec![]).is_err());
+    assert!(EveConfig::new(-0.5, EveBases::Bb84).is_err());
     // Schemes: empty tables, wrong kinds length, a key round on different directions.
     let t = vec![deg(0.0), deg(90.0)];
     assert!(Scheme::new(vec![], t.clone(), vec![]).is_err());
@@ -225,13 +244,51 @@ fn bad_parameters_are_errors() {
         )
         .is_ok()
     );
-    // A deserialised config cannot smuggle in a bad probability: the source re-checks.
-    let bad: HalfChannel = HalfChannel {
-        depolarizing: 3.0,
-        ..HalfChannel::ideal()
-    };
+    // Configs set field by field (or deserialised) are re-checked by the source: bad
+    // probabilities, negative lengths, NaN angles and a bad Eve fraction are errors.
+    let bad_channels = [
+        QuantumChannel {
+            depolarizing: 3.0,
+            ..QuantumChannel::ideal()
+        },
+        QuantumChannel {
+            misalignment: f64::NAN,
+            ..QuantumChannel::ideal()
+        },
+        QuantumChannel {
+            loss: Loss {
+                length_km: -1.0,
+                ..Loss::default()
+            },
+            ..QuantumChannel::ideal()
+        },
+        QuantumChannel {
+            detector: Detector {
+                efficiency: 1.5,
+                dark_count: 0.0,
+            },
+            ..QuantumChannel::ideal()
+        },
+    ];
+    for bad in bad_channels {
+        for cfg in [
+            SourceConfig {
+                bob: bad,
+                ..SourceConfig::default()
+            },
+            SourceConfig {
+                alice: bad,
+                ..SourceConfig::default()
+            },
+        ] {
+            assert!(PairSource::new(cfg, node_rng(0, 2), node_rng(0, 3)).is_err());
+        }
+    }
     let cfg = SourceConfig {
-        bob: bad,
+        eve: Some(EveConfig {
+            fraction: 1.01,
+            bases: EveBases::Bb84,
+        }),
         ..SourceConfig::default()
     };
     assert!(PairSource::new(cfg, node_rng(0, 2), node_rng(0, 3)).is_err());
