@@ -123,7 +123,7 @@ mod tests {
         let mut right = 0usize;
         for (j, &i) in run.alice.key_pairs.iter().enumerate() {
             let (_, outcome) = rec.get(i as usize).unwrap();
-            right += usize::from(!outcome == run.alice.sifted_key.get(j));
+            right += usize::from(outcome != run.alice.sifted_key.get(j));
         }
         let right = right as f64 / n as f64;
         assert!(

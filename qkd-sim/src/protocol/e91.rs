@@ -233,7 +233,10 @@ mod tests {
         };
         let run = run_in_process(&cfg, 30_000, 8).unwrap();
         // sigma_S = sqrt(4 * 0.5 / 3333) = 0.0245.
-        assert!((run.chsh.s - QUANTUM_BOUND).abs() < 5.0 * sigma_s(0.7071, 30_000));
+        assert!(
+            (run.chsh.s - QUANTUM_BOUND).abs()
+                < 5.0 * sigma_s(std::f64::consts::FRAC_1_SQRT_2, 30_000)
+        );
         assert_eq!(run.pairs.key_errors, 0);
     }
 
