@@ -52,8 +52,18 @@ impl Analyser {
 
     /// The measurement basis on the state-vector engine: [`Basis::Linear`]`(phi / 2)` in radians.
     /// Outcome `false` is the first basis vector (the analyser's "+" output).
+    ///
+    /// Angles 0 and 90 give [`Basis::Z`] and [`Basis::X`], the same measurements as
+    /// `Linear(0)` and `Linear(pi/4)` (X's second vector differs by a global phase only) without
+    /// trigonometry per measurement.
     pub fn basis(self) -> Basis {
-        Basis::Linear(self.polariser_degrees().to_radians())
+        if self.degrees == 0.0 {
+            Basis::Z
+        } else if self.degrees == 90.0 {
+            Basis::X
+        } else {
+            Basis::Linear(self.polariser_degrees().to_radians())
+        }
     }
 
     /// True when both analysers measure along the same direction (same basis, same outcome labels).

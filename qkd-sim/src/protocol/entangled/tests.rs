@@ -490,3 +490,23 @@ fn stats_are_consistent() {
     assert_eq!(s.key_rounds as usize, run.alice.sifted_key.len());
     assert_eq!(run.alice.correlations.total(), s.test_rounds);
 }
+
+#[test]
+fn analyser_shortcuts_measure_like_the_linear_basis() {
+    // Z and X stand in for Linear(0) and Linear(pi/4): same probabilities on any state (a
+    // single qubit here: a half of a Bell pair would give 1/2 in every basis).
+    let mut sv = StateVector::new(1).unwrap();
+    sv.apply(crate::statevector::Gate::Ry(0.7), 0).unwrap();
+    sv.apply(crate::statevector::Gate::Rz(0.3), 0).unwrap();
+    for (d, theta) in [(0.0, 0.0), (90.0, std::f64::consts::FRAC_PI_4)] {
+        let fast = sv.probability(0, deg(d).basis()).unwrap();
+        let slow = sv
+            .probability(0, crate::statevector::Basis::Linear(theta))
+            .unwrap();
+        assert!((fast - slow).abs() < 1e-12, "{d}: {fast} vs {slow}");
+        assert!(
+            (fast - 0.5).abs() > 0.05,
+            "the state must discriminate: {fast}"
+        );
+    }
+}
