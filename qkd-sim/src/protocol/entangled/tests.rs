@@ -510,3 +510,111 @@ fn analyser_shortcuts_measure_like_the_linear_basis() {
         );
     }
 }
+
+/// Frames and messages cross process boundaries (the link's TCP transport): they must survive
+/// serialisation unchanged, and a configuration too.
+#[test]
+fn frames_messages_and_configs_round_trip_through_serde() {
+    let (mut a, mut b, mut src) = engines(300);
+    let sa = a.poll_settings().unwrap();
+    let sb = b.poll_settings().unwrap();
+    let json = serde_json::to_string(&sa).unwrap();
+    let sa2: SettingsFrame = serde_json::from_str(&json).unwrap();
+    assert_eq!(sa, sa2);
+    src.handle_settings(sa2).unwrap();
+    src.handle_settings(sb).unwrap();
+    for frame in [
+        src.poll_detections().unwrap(),
+        src.poll_detections().unwrap(),
+    ] {
+        let back: DetectionFrame =
+            serde_json::from_str(&serde_json::to_string(&frame).unwrap()).unwrap();
+        assert_eq!(back, frame);
+        match back.party {
+            Role::Alice => a.handle_detections(&back).unwrap(),
+            Role::Bob => b.handle_detections(&back).unwrap(),
+        }
+    }
+    let mut relayed = 0;
+    loop {
+        let mut moved = false;
+        for dir in 0..2 {
+            let (from, to) = if dir == 0 {
+                (&mut a, &mut b)
+            } else {
+                (&mut b, &mut a)
+            };
+            while let Some(m) = from.poll_classical() {
+                let back: EntangledMsg =
+                    serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+                assert_eq!(back, m);
+                to.handle_classical(back).unwrap();
+                moved = true;
+                relayed += 1;
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    assert_eq!(relayed, 4, "settings and test outcomes, each way");
+    assert_eq!(
+        a.result().unwrap().sifted_key,
+        b.result().unwrap().sifted_key
+    );
+    let cfg = SourceConfig {
+        state: BellState::PhiPlus,
+        bob: QuantumChannel::ideal().with_depolarizing(0.1).unwrap(),
+        eve: Some(EveConfig::new(0.5, EveBases::Breidbart).unwrap()),
+        ..SourceConfig::default()
+    };
+    let back: SourceConfig = serde_json::from_str(&serde_json::to_string(&cfg).unwrap()).unwrap();
+    assert_eq!(back, cfg);
+}
+
+/// A source serves batch after batch; Eve's record keeps one frame per batch.
+#[test]
+fn the_source_plays_successive_batches() {
+    let cfg = SourceConfig {
+        eve: Some(EveConfig::new(1.0, EveBases::Bb84).unwrap()),
+        ..SourceConfig::default()
+    };
+    let mut src = source(cfg, 17);
+    let scheme = crate::protocol::bbm92::scheme();
+    let mut keys = 0;
+    for batch in 0..3u64 {
+        let mut parties = [Role::Alice, Role::Bob].map(|role| {
+            EntangledParty::new(
+                role,
+                scheme.clone(),
+                BellState::Singlet,
+                batch,
+                1000,
+                node_rng(batch, role as u64),
+            )
+            .unwrap()
+        });
+        for p in parties.iter_mut() {
+            src.handle_settings(p.poll_settings().unwrap()).unwrap();
+        }
+        while let Some(f) = src.poll_detections() {
+            assert_eq!(f.batch, batch);
+            let i = usize::from(f.party == Role::Bob);
+            parties[i].handle_detections(&f).unwrap();
+        }
+        let [a, b] = &mut parties;
+        while let Some(m) = a.poll_classical() {
+            b.handle_classical(m).unwrap();
+        }
+        while let Some(m) = b.poll_classical() {
+            a.handle_classical(m).unwrap();
+        }
+        assert!(a.is_done() && b.is_done());
+        keys += a.result().unwrap().sifted_key.len();
+    }
+    let rec = src.eve_record();
+    assert_eq!(rec.frames.len(), 3);
+    assert_eq!(rec.attacked(), 3000);
+    assert!((0..3).all(|s| rec.frame(s).is_some()));
+    assert!(keys > 1200);
+}
