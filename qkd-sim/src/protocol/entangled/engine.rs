@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 
 use qkd_core::{BitString, Role};
+use rand::RngExt;
 use rand_core::Rng;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -168,7 +169,7 @@ impl<R: Rng> EntangledParty<R> {
         self.choices.clear();
         self.choices.reserve_exact(self.pairs);
         for _ in 0..self.pairs {
-            self.choices.push(uniform_below(&mut self.rng, n) as u8);
+            self.choices.push(self.rng.random_range(0..n) as u8);
         }
         self.phase = Phase::Detecting;
         Some(SettingsFrame {
@@ -399,18 +400,5 @@ pub(crate) fn clear_tail(words: &mut [u64], len: usize) {
         && let Some(last) = words.get_mut(len / 64)
     {
         *last &= (1u64 << (len % 64)) - 1;
-    }
-}
-
-/// A uniform integer in `0..n` (`n >= 1`) by Lemire's multiply-and-reject method: unbiased.
-#[inline]
-pub(crate) fn uniform_below<R: Rng + ?Sized>(rng: &mut R, n: u32) -> u32 {
-    let n = n.max(1);
-    let threshold = n.wrapping_neg() % n;
-    loop {
-        let m = u64::from(rng.next_u32()) * u64::from(n);
-        if (m as u32) >= threshold {
-            return (m >> 32) as u32;
-        }
     }
 }
