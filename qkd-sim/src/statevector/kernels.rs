@@ -8,28 +8,45 @@
 
 use num_complex::Complex64;
 
-use super::gate::Matrix2;
-
 /// Calls `f(a, b)` for every pair of amplitudes that differ only in bit `q` (`a` has the bit
 /// clear, `b` set). `amps.len()` must be a power of two larger than `2^q`.
 #[inline(always)]
-pub(crate) fn for_each_pair<F>(amps: &mut [Complex64], q: usize, mut f: F)
+pub(crate) fn for_each_pair<F>(amps: &mut [Complex64], q: usize, f: F)
 where
     F: FnMut(&mut Complex64, &mut Complex64),
 {
-    let s = 1usize << q;
-    if s == 1 {
-        for pair in amps.chunks_exact_mut(2) {
-            if let [a, b] = pair {
-                f(a, b);
-            }
+    // Low qubits have short runs: fixed-size chunks let the compiler unroll them completely.
+    match q {
+        0 => pairs_fixed::<2, F>(amps, f),
+        1 => pairs_fixed::<4, F>(amps, f),
+        2 => pairs_fixed::<8, F>(amps, f),
+        _ => pairs_runs(amps, 1usize << q, f),
+    }
+}
+
+#[inline(always)]
+fn pairs_fixed<const N: usize, F>(amps: &mut [Complex64], mut f: F)
+where
+    F: FnMut(&mut Complex64, &mut Complex64),
+{
+    let (chunks, _) = amps.as_chunks_mut::<N>();
+    for chunk in chunks {
+        let (lo, hi) = chunk.split_at_mut(N / 2);
+        for (a, b) in lo.iter_mut().zip(hi.iter_mut()) {
+            f(a, b);
         }
-    } else {
-        for chunk in amps.chunks_exact_mut(2 * s) {
-            let (lo, hi) = chunk.split_at_mut(s);
-            for (a, b) in lo.iter_mut().zip(hi.iter_mut()) {
-                f(a, b);
-            }
+    }
+}
+
+#[inline(always)]
+fn pairs_runs<F>(amps: &mut [Complex64], s: usize, mut f: F)
+where
+    F: FnMut(&mut Complex64, &mut Complex64),
+{
+    for chunk in amps.chunks_exact_mut(2 * s) {
+        let (lo, hi) = chunk.split_at_mut(s);
+        for (a, b) in lo.iter_mut().zip(hi.iter_mut()) {
+            f(a, b);
         }
     }
 }
@@ -62,48 +79,13 @@ where
 
 /// Pauli X on qubit `q`: swaps the halves.
 pub(crate) fn x(amps: &mut [Complex64], q: usize) {
-    if q == 0 {
-        for pair in amps.chunks_exact_mut(2) {
-            pair.swap(0, 1);
-        }
-    } else {
-        let s = 1usize << q;
-        for chunk in amps.chunks_exact_mut(2 * s) {
-            let (lo, hi) = chunk.split_at_mut(s);
-            lo.swap_with_slice(hi);
-        }
-    }
-}
-
-/// Pauli Y on qubit `q`: `(a, b) -> (-i b, i a)`.
-pub(crate) fn y(amps: &mut [Complex64], q: usize) {
-    for_each_pair(amps, q, |a, b| {
-        let (a0, b0) = (*a, *b);
-        *a = Complex64::new(b0.im, -b0.re);
-        *b = Complex64::new(-a0.im, a0.re);
-    });
-}
-
-/// Multiplies every amplitude with bit `q` set (or clear) by the phase `d`.
-pub(crate) fn phase(amps: &mut [Complex64], q: usize, upper: bool, d: Complex64) {
-    if q == 0 {
-        let k = usize::from(upper);
-        for pair in amps.chunks_exact_mut(2) {
-            pair[k] *= d;
-        }
-    } else {
-        for_each_half(amps, q, upper, |half| {
-            for z in half {
-                *z *= d;
-            }
-        });
-    }
+    for_each_pair(amps, q, std::mem::swap);
 }
 
 /// Negates every amplitude with bit `q` set (Pauli Z).
 pub(crate) fn negate_upper(amps: &mut [Complex64], q: usize) {
     if q == 0 {
-        for pair in amps.chunks_exact_mut(2) {
+        for pair in amps.as_chunks_mut::<2>().0 {
             pair[1] = -pair[1];
         }
     } else {
@@ -113,57 +95,6 @@ pub(crate) fn negate_upper(amps: &mut [Complex64], q: usize) {
             }
         });
     }
-}
-
-/// Multiplies every amplitude with bit `q` set by `i` (`sign = 1.0`) or `-i` (`sign = -1.0`).
-pub(crate) fn mul_i_upper(amps: &mut [Complex64], q: usize, sign: f64) {
-    let f = |z: &mut Complex64| *z = Complex64::new(-sign * z.im, sign * z.re);
-    if q == 0 {
-        for pair in amps.chunks_exact_mut(2) {
-            f(&mut pair[1]);
-        }
-    } else {
-        for_each_half(amps, q, true, |half| half.iter_mut().for_each(f));
-    }
-}
-
-/// Hadamard on qubit `q`: `(a, b) -> ((a + b)/sqrt 2, (a - b)/sqrt 2)`.
-pub(crate) fn h(amps: &mut [Complex64], q: usize) {
-    let r = std::f64::consts::FRAC_1_SQRT_2;
-    for_each_pair(amps, q, |a, b| {
-        let (a0, b0) = (*a, *b);
-        *a = (a0 + b0) * r;
-        *b = (a0 - b0) * r;
-    });
-}
-
-/// A real 2x2 matrix on qubit `q` (Ry, real bases).
-pub(crate) fn real2(amps: &mut [Complex64], q: usize, m: [[f64; 2]; 2]) {
-    for_each_pair(amps, q, |a, b| {
-        let (a0, b0) = (*a, *b);
-        *a = a0 * m[0][0] + b0 * m[0][1];
-        *b = a0 * m[1][0] + b0 * m[1][1];
-    });
-}
-
-/// Rx-shaped matrix `[[c, -i s], [-i s, c]]` on qubit `q`.
-pub(crate) fn rx(amps: &mut [Complex64], q: usize, c: f64, s: f64) {
-    for_each_pair(amps, q, |a, b| {
-        let (a0, b0) = (*a, *b);
-        // -i s z = (s z.im, -s z.re)
-        *a = Complex64::new(c * a0.re + s * b0.im, c * a0.im - s * b0.re);
-        *b = Complex64::new(c * b0.re + s * a0.im, c * b0.im - s * a0.re);
-    });
-}
-
-/// A general complex 2x2 matrix on qubit `q`.
-pub(crate) fn general2(amps: &mut [Complex64], q: usize, m: &Matrix2) {
-    let [[m00, m01], [m10, m11]] = *m;
-    for_each_pair(amps, q, |a, b| {
-        let (a0, b0) = (*a, *b);
-        *a = m00 * a0 + m01 * b0;
-        *b = m10 * a0 + m11 * b0;
-    });
 }
 
 /// CNOT: flips `target` on the amplitudes whose `control` bit is set.
@@ -220,20 +151,4 @@ pub(crate) fn norm_sqr(amps: &[Complex64]) -> f64 {
         acc[0] += z.norm_sqr();
     }
     (acc[0] + acc[1]) + (acc[2] + acc[3])
-}
-
-/// Probability mass of the amplitudes with bit `q` set.
-pub(crate) fn mass_upper(amps: &[Complex64], q: usize) -> f64 {
-    if q == 0 {
-        let mut acc = [0.0f64; 2];
-        for pair in amps.chunks_exact(2) {
-            acc[0] += pair[1].re * pair[1].re;
-            acc[1] += pair[1].im * pair[1].im;
-        }
-        acc[0] + acc[1]
-    } else {
-        let mut total = 0.0;
-        for_each_half_ref(amps, q, true, |half| total += norm_sqr(half));
-        total
-    }
 }

@@ -4,6 +4,7 @@ use num_complex::Complex64;
 use rand_core::Rng;
 
 use super::gate::Basis;
+use super::space::{self, Space};
 use super::{StateVector, kernels};
 use crate::SimError;
 
@@ -34,64 +35,69 @@ impl Frame {
 }
 
 /// `(mass of outcome false, mass of outcome true)` of measuring qubit `q` in `frame`.
-fn masses(amps: &[Complex64], q: usize, frame: &Frame) -> (f64, f64) {
+fn masses(amps: &[Complex64], q: usize, space: Space, frame: &Frame) -> (f64, f64) {
+    let (mut m0, mut m1) = (0.0, 0.0);
     match frame {
         Frame::Computational => {
-            let m1 = kernels::mass_upper(amps, q);
-            let mut m0 = 0.0;
-            kernels::for_each_half_ref(amps, q, false, |half| m0 += kernels::norm_sqr(half));
-            (m0, m1)
+            if space == Space::Full {
+                kernels::for_each_half_ref(amps, q, false, |h| m0 += kernels::norm_sqr(h));
+                kernels::for_each_half_ref(amps, q, true, |h| m1 += kernels::norm_sqr(h));
+            } else {
+                space::pairs_ref(amps, q, space, |a, b| {
+                    m0 += a.norm_sqr();
+                    m1 += b.norm_sqr();
+                });
+            }
         }
-        Frame::Real(v) => {
-            let (mut m0, mut m1) = (0.0, 0.0);
-            pairs_ref(amps, q, |a, b| {
-                // <v_k|(a, b)> with real v_k.
-                m0 += (a * v[0][0] + b * v[0][1]).norm_sqr();
-                m1 += (a * v[1][0] + b * v[1][1]).norm_sqr();
-            });
-            (m0, m1)
-        }
-        Frame::Complex(v) => {
-            let (mut m0, mut m1) = (0.0, 0.0);
-            pairs_ref(amps, q, |a, b| {
-                m0 += (v[0][0].conj() * a + v[0][1].conj() * b).norm_sqr();
-                m1 += (v[1][0].conj() * a + v[1][1].conj() * b).norm_sqr();
-            });
-            (m0, m1)
-        }
+        // <v_k|(a, b)> with real v_k.
+        Frame::Real(v) => space::pairs_ref(amps, q, space, |a, b| {
+            m0 += (a * v[0][0] + b * v[0][1]).norm_sqr();
+            m1 += (a * v[1][0] + b * v[1][1]).norm_sqr();
+        }),
+        Frame::Complex(v) => space::pairs_ref(amps, q, space, |a, b| {
+            m0 += (v[0][0].conj() * a + v[0][1].conj() * b).norm_sqr();
+            m1 += (v[1][0].conj() * a + v[1][1].conj() * b).norm_sqr();
+        }),
     }
-}
-
-/// Read-only walk over the amplitude pairs that differ in bit `q`.
-#[inline(always)]
-fn pairs_ref<F: FnMut(Complex64, Complex64)>(amps: &[Complex64], q: usize, mut f: F) {
-    let s = 1usize << q;
-    for chunk in amps.chunks_exact(2 * s) {
-        let (lo, hi) = chunk.split_at(s);
-        for (a, b) in lo.iter().zip(hi) {
-            f(*a, *b);
-        }
-    }
+    (m0, m1)
 }
 
 /// Projects qubit `q` onto basis vector `outcome` of `frame` and multiplies by `scale`.
-fn collapse(amps: &mut [Complex64], q: usize, frame: &Frame, outcome: bool, scale: f64) {
+fn collapse(
+    amps: &mut [Complex64],
+    q: usize,
+    space: Space,
+    frame: &Frame,
+    outcome: bool,
+    scale: f64,
+) {
     let k = usize::from(outcome);
+    let zero = Complex64::new(0.0, 0.0);
     match frame {
         Frame::Computational => {
-            kernels::for_each_half(amps, q, !outcome, |half| {
-                half.fill(Complex64::new(0.0, 0.0))
-            });
-            kernels::for_each_half(amps, q, outcome, |half| {
-                for z in half {
-                    *z *= scale;
-                }
-            });
+            if space == Space::Full {
+                kernels::for_each_half(amps, q, !outcome, |half| half.fill(zero));
+                kernels::for_each_half(amps, q, outcome, |half| {
+                    for z in half {
+                        *z *= scale;
+                    }
+                });
+            } else if outcome {
+                space::pairs(amps, q, space, |a, b| {
+                    *a = zero;
+                    *b *= scale;
+                });
+            } else {
+                space::pairs(amps, q, space, |a, b| {
+                    *a *= scale;
+                    *b = zero;
+                });
+            }
         }
         Frame::Real(v) => {
             let [v0, v1] = [v[k][0] * scale, v[k][1] * scale];
             let [w0, w1] = v[k];
-            kernels::for_each_pair(amps, q, |a, b| {
+            space::pairs(amps, q, space, |a, b| {
                 let c = *a * w0 + *b * w1;
                 *a = c * v0;
                 *b = c * v1;
@@ -100,7 +106,7 @@ fn collapse(amps: &mut [Complex64], q: usize, frame: &Frame, outcome: bool, scal
         Frame::Complex(v) => {
             let [w0, w1] = [v[k][0].conj(), v[k][1].conj()];
             let [v0, v1] = [v[k][0] * scale, v[k][1] * scale];
-            kernels::for_each_pair(amps, q, |a, b| {
+            space::pairs(amps, q, space, |a, b| {
                 let c = w0 * *a + w1 * *b;
                 *a = v0 * c;
                 *b = v1 * c;
@@ -122,7 +128,12 @@ impl StateVector {
     pub fn probability(&self, qubit: usize, basis: Basis) -> Result<f64, SimError> {
         self.check_qubit(qubit)?;
         basis.validate()?;
-        let (m0, m1) = masses(&self.amps, qubit, &Frame::of(basis));
+        if basis == Basis::Z && self.known >> qubit & 1 == 1 {
+            return Ok((self.values >> qubit & 1) as f64);
+        }
+        // A known qubit measured in another basis: visit both halves of its pairs.
+        let space = self.space_forgetting(qubit);
+        let (m0, m1) = masses(&self.amps, qubit, space, &Frame::of(basis));
         Ok(m1 / (m0 + m1))
     }
 
@@ -139,14 +150,32 @@ impl StateVector {
     ) -> Result<bool, SimError> {
         self.check_qubit(qubit)?;
         basis.validate()?;
+        // One uniform per measurement whatever the state, so the random stream depends only on
+        // the sequence of calls.
+        let u = uniform(rng);
+        if basis == Basis::Z && self.known >> qubit & 1 == 1 {
+            return Ok(self.values >> qubit & 1 == 1);
+        }
+        self.forget(qubit);
+        let space = self.space(qubit);
         let frame = Frame::of(basis);
-        let (m0, m1) = masses(&self.amps, qubit, &frame);
+        let (m0, m1) = masses(&self.amps, qubit, space, &frame);
         let total = m0 + m1;
-        let outcome = uniform(rng) * total < m1;
+        let outcome = u * total < m1;
         let kept = if outcome { m1 } else { m0 };
         // `kept > 0`: an outcome of zero mass is never drawn (u * total < 0 is impossible and
         // u < 1 keeps outcome `false` away when m0 == 0).
-        collapse(&mut self.amps, qubit, &frame, outcome, 1.0 / kept.sqrt());
+        collapse(
+            &mut self.amps,
+            qubit,
+            space,
+            &frame,
+            outcome,
+            1.0 / kept.sqrt(),
+        );
+        if basis == Basis::Z {
+            self.mark(qubit, outcome);
+        }
         Ok(outcome)
     }
 
@@ -154,25 +183,29 @@ impl StateVector {
     /// `q` = bit `q`). The state collapses to that basis state (keeping its phase).
     pub fn measure_all<R: Rng + ?Sized>(&mut self, rng: &mut R) -> u64 {
         let target = uniform(rng) * self.norm_sqr();
+        let free = self.free_mask();
         let mut acc = 0.0;
         let mut chosen = None;
         let mut last_nonzero = 0;
-        for (i, z) in self.amps.iter().enumerate() {
+        // Increasing index order over the amplitudes that can be nonzero (all, or the subspace).
+        space::each(&mut self.amps, self.values, free, |i, z| {
             let p = z.norm_sqr();
-            if p > 0.0 {
+            if chosen.is_none() && p > 0.0 {
                 last_nonzero = i;
                 acc += p;
                 if target < acc {
                     chosen = Some(i);
-                    break;
                 }
             }
-        }
+        });
         // Rounding can leave `acc` a hair below `target`: fall back to the last nonzero state.
         let index = chosen.unwrap_or(last_nonzero);
         let z = self.amps[index];
-        self.amps.fill(Complex64::new(0.0, 0.0));
+        space::each(&mut self.amps, self.values, free, |_, a| {
+            *a = Complex64::new(0.0, 0.0)
+        });
         self.amps[index] = z / z.norm();
+        self.mark_all(index as u64);
         index as u64
     }
 

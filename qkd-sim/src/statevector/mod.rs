@@ -33,6 +33,7 @@
 mod gate;
 mod kernels;
 mod measure;
+mod space;
 #[cfg(test)]
 mod tests;
 
@@ -40,6 +41,7 @@ pub use gate::{Basis, Gate, Matrix2, UNITARY_TOLERANCE, dagger};
 pub use num_complex::Complex64;
 
 use crate::SimError;
+use space::Space;
 
 /// Largest supported register: `2^30` amplitudes of 16 bytes each take 16 GiB.
 pub const MAX_QUBITS: usize = 30;
@@ -50,10 +52,29 @@ pub const NORM_TOLERANCE: f64 = 1e-9;
 /// The pure state of an n-qubit register as `2^n` complex amplitudes.
 ///
 /// Qubit `q` is bit `q` of the basis-state index (little-endian). See the [module docs](self).
-#[derive(Clone, PartialEq)]
+///
+/// Internally the register remembers which qubits are in a known computational basis state
+/// (after `new`, `reset` or a Z-basis measurement) and then only visits the amplitudes that can
+/// be nonzero; this is invisible in every result and makes small registers cheap.
+#[derive(Clone)]
 pub struct StateVector {
     num_qubits: usize,
     amps: Vec<Complex64>,
+    /// Qubits known to be in a computational basis state. Invariant: every amplitude whose
+    /// index disagrees with `values` on a `known` bit is exactly zero.
+    known: u64,
+    /// The values of the known qubits (a subset of `known`).
+    values: u64,
+    /// Whether to track known qubits at all (always, except in tests comparing with the plain
+    /// dense path).
+    tracking: bool,
+}
+
+impl PartialEq for StateVector {
+    /// Equal amplitudes (exactly); the internal bookkeeping is not compared.
+    fn eq(&self, other: &Self) -> bool {
+        self.num_qubits == other.num_qubits && self.amps == other.amps
+    }
 }
 
 impl std::fmt::Debug for StateVector {
@@ -67,6 +88,9 @@ impl std::fmt::Debug for StateVector {
         d.finish_non_exhaustive()
     }
 }
+
+const ZERO: Complex64 = Complex64::new(0.0, 0.0);
+const ONE: Complex64 = Complex64::new(1.0, 0.0);
 
 impl StateVector {
     /// A register of `num_qubits` qubits in `|0...0>`, for `1 <= num_qubits <= MAX_QUBITS`.
@@ -85,9 +109,15 @@ impl StateVector {
                     len * 16
                 ),
             })?;
-        amps.resize(len, Complex64::new(0.0, 0.0));
-        amps[0] = Complex64::new(1.0, 0.0);
-        Ok(Self { num_qubits, amps })
+        amps.resize(len, ZERO);
+        amps[0] = ONE;
+        Ok(Self {
+            num_qubits,
+            amps,
+            known: full_mask(num_qubits),
+            values: 0,
+            tracking: true,
+        })
     }
 
     /// A register holding the given amplitudes (qubit `q` = bit `q` of the index).
@@ -117,13 +147,38 @@ impl StateVector {
                 reason: format!("squared norm is {n2}, expected 1 within {NORM_TOLERANCE:e}"),
             });
         }
-        Ok(Self { num_qubits, amps })
+        Ok(Self {
+            num_qubits,
+            amps,
+            known: 0,
+            values: 0,
+            tracking: true,
+        })
+    }
+
+    /// A register that never tracks known qubits: the plain dense path, for comparison tests.
+    #[cfg(test)]
+    pub(crate) fn new_untracked(num_qubits: usize) -> Result<Self, SimError> {
+        let mut psi = Self::new(num_qubits)?;
+        psi.tracking = false;
+        psi.known = 0;
+        Ok(psi)
     }
 
     /// Back to `|0...0>`, reusing the allocation.
     pub fn reset(&mut self) {
-        self.amps.fill(Complex64::new(0.0, 0.0));
-        self.amps[0] = Complex64::new(1.0, 0.0);
+        if self.known != 0 {
+            // Only the amplitudes of the current subspace can be nonzero.
+            let free = self.free_mask();
+            space::each(&mut self.amps, self.values, free, |_, z| *z = ZERO);
+        } else {
+            self.amps.fill(ZERO);
+        }
+        self.amps[0] = ONE;
+        if self.tracking {
+            self.known = full_mask(self.num_qubits);
+            self.values = 0;
+        }
     }
 
     /// The number of qubits.
@@ -148,34 +203,100 @@ impl StateVector {
     pub fn apply(&mut self, gate: Gate, qubit: usize) -> Result<(), SimError> {
         self.check_qubit(qubit)?;
         gate.validate()?;
+        self.apply_unchecked(gate, qubit);
+        Ok(())
+    }
+
+    /// [`apply`](Self::apply) for a valid gate and qubit.
+    fn apply_unchecked(&mut self, gate: Gate, q: usize) {
+        if self.known >> q & 1 == 1 {
+            self.apply_on_known(&gate.matrix(), q);
+            return;
+        }
+        let space = self.space(q);
         let a = &mut self.amps[..];
-        let q = qubit;
         let r = std::f64::consts::FRAC_1_SQRT_2;
         match gate {
-            Gate::X => kernels::x(a, q),
-            Gate::Y => kernels::y(a, q),
-            Gate::Z => kernels::negate_upper(a, q),
-            Gate::H => kernels::h(a, q),
-            Gate::S => kernels::mul_i_upper(a, q, 1.0),
-            Gate::Sdg => kernels::mul_i_upper(a, q, -1.0),
-            Gate::T => kernels::phase(a, q, true, Complex64::new(r, r)),
-            Gate::Tdg => kernels::phase(a, q, true, Complex64::new(r, -r)),
+            Gate::X => space::pairs(a, q, space, std::mem::swap),
+            Gate::Y => space::pairs(a, q, space, |a, b| {
+                // (a, b) -> (-i b, i a)
+                let (a0, b0) = (*a, *b);
+                *a = Complex64::new(b0.im, -b0.re);
+                *b = Complex64::new(-a0.im, a0.re);
+            }),
+            Gate::Z => space::upper(a, q, space, |z| *z = -*z),
+            Gate::H => space::pairs(a, q, space, |a, b| {
+                let (a0, b0) = (*a, *b);
+                *a = (a0 + b0) * r;
+                *b = (a0 - b0) * r;
+            }),
+            Gate::S => space::upper(a, q, space, |z| *z = Complex64::new(-z.im, z.re)),
+            Gate::Sdg => space::upper(a, q, space, |z| *z = Complex64::new(z.im, -z.re)),
+            Gate::T => space::upper(a, q, space, |z| *z *= Complex64::new(r, r)),
+            Gate::Tdg => space::upper(a, q, space, |z| *z *= Complex64::new(r, -r)),
             Gate::Rz(t) => {
                 let (s, c) = (t / 2.0).sin_cos();
-                kernels::phase(a, q, false, Complex64::new(c, -s));
-                kernels::phase(a, q, true, Complex64::new(c, s));
+                let (d0, d1) = (Complex64::new(c, -s), Complex64::new(c, s));
+                space::pairs(a, q, space, |a, b| {
+                    *a *= d0;
+                    *b *= d1;
+                });
             }
             Gate::Ry(t) => {
                 let (s, c) = (t / 2.0).sin_cos();
-                kernels::real2(a, q, [[c, -s], [s, c]]);
+                space::pairs(a, q, space, |a, b| {
+                    let (a0, b0) = (*a, *b);
+                    *a = a0 * c - b0 * s;
+                    *b = a0 * s + b0 * c;
+                });
             }
             Gate::Rx(t) => {
                 let (s, c) = (t / 2.0).sin_cos();
-                kernels::rx(a, q, c, s);
+                space::pairs(a, q, space, |a, b| {
+                    let (a0, b0) = (*a, *b);
+                    // -i s z = (s z.im, -s z.re)
+                    *a = Complex64::new(c * a0.re + s * b0.im, c * a0.im - s * b0.re);
+                    *b = Complex64::new(c * b0.re + s * a0.im, c * b0.im - s * a0.re);
+                });
             }
-            Gate::Unitary(m) => kernels::general2(a, q, &m),
+            Gate::Unitary(m) => {
+                let [[m00, m01], [m10, m11]] = m;
+                space::pairs(a, q, space, |a, b| {
+                    let (a0, b0) = (*a, *b);
+                    *a = m00 * a0 + m01 * b0;
+                    *b = m10 * a0 + m11 * b0;
+                });
+            }
         }
-        Ok(())
+    }
+
+    /// A gate on a qubit known to hold `|v>`: `U|v> = m[0][v]|0> + m[1][v]|1>`, so each nonzero
+    /// amplitude `a` becomes `m[v][v] a` in place and `m[1-v][v] a` across the qubit. The qubit
+    /// stays known when one of the two is zero (diagonal and anti-diagonal gates).
+    fn apply_on_known(&mut self, m: &Matrix2, q: usize) {
+        let bit = 1u64 << q;
+        let v = usize::from(self.values & bit != 0);
+        let (stay, flip) = (m[v][v], m[1 - v][v]);
+        let free = self.free_mask();
+        let from_base = self.values;
+        let a = &mut self.amps[..];
+        if flip == ZERO {
+            if stay != ONE {
+                space::each(a, from_base, free, |_, z| *z *= stay);
+            }
+        } else {
+            space::for_each_submask(free, |sub| {
+                let i = (from_base | sub) as usize;
+                let z = a[i];
+                a[i] = stay * z;
+                a[i ^ bit as usize] = flip * z;
+            });
+            if stay == ZERO {
+                self.values ^= bit;
+            } else {
+                self.forget(q);
+            }
+        }
     }
 
     /// Controlled NOT: flips `target` where `control` is 1.
@@ -184,7 +305,18 @@ impl StateVector {
     /// `control == target`.
     pub fn cnot(&mut self, control: usize, target: usize) -> Result<(), SimError> {
         self.check_pair("cnot", control, target)?;
-        kernels::cnot(&mut self.amps, control, target);
+        let (cb, tb) = (1u64 << control, 1u64 << target);
+        if self.known & cb != 0 {
+            if self.values & cb != 0 {
+                self.apply_unchecked(Gate::X, target);
+            }
+        } else if self.known == 0 {
+            kernels::cnot(&mut self.amps, control, target);
+        } else {
+            self.forget(target);
+            let mask = self.free_mask() & !cb & !tb;
+            space::cnot_sub(&mut self.amps, control, target, self.values, mask);
+        }
         Ok(())
     }
 
@@ -193,7 +325,21 @@ impl StateVector {
     /// Errors: [`SimError::QubitOutOfRange`]; [`SimError::InvalidParameter`] if `a == b`.
     pub fn cz(&mut self, a: usize, b: usize) -> Result<(), SimError> {
         self.check_pair("cz", a, b)?;
-        kernels::cz(&mut self.amps, a, b);
+        let (ba, bb) = (1u64 << a, 1u64 << b);
+        if self.known & ba != 0 {
+            if self.values & ba != 0 {
+                self.apply_unchecked(Gate::Z, b);
+            }
+        } else if self.known & bb != 0 {
+            if self.values & bb != 0 {
+                self.apply_unchecked(Gate::Z, a);
+            }
+        } else if self.known == 0 {
+            kernels::cz(&mut self.amps, a, b);
+        } else {
+            let mask = self.free_mask() & !ba & !bb;
+            space::cz_sub(&mut self.amps, a, b, self.values, mask);
+        }
         Ok(())
     }
 
@@ -203,10 +349,86 @@ impl StateVector {
     pub fn swap(&mut self, a: usize, b: usize) -> Result<(), SimError> {
         self.check_qubit(a)?;
         self.check_qubit(b)?;
-        if a != b {
+        if a == b {
+            return Ok(());
+        }
+        if self.known == 0 {
             kernels::swap(&mut self.amps, a, b);
+            return Ok(());
+        }
+        let (ba, bb) = (1u64 << a, 1u64 << b);
+        // Remember what is known about each, swap on the subspace, then exchange the knowledge.
+        let ka = (self.known & ba != 0).then_some(self.values & ba != 0);
+        let kb = (self.known & bb != 0).then_some(self.values & bb != 0);
+        if ka.is_some() && ka == kb {
+            return Ok(()); // both known and equal: the state is symmetric in a and b
+        }
+        self.forget(a);
+        self.forget(b);
+        let mask = self.free_mask() & !ba & !bb;
+        space::swap_sub(&mut self.amps, a, b, self.values, mask);
+        if let Some(v) = ka {
+            self.mark(b, v);
+        }
+        if let Some(v) = kb {
+            self.mark(a, v);
         }
         Ok(())
+    }
+
+    /// The amplitudes an operation on free qubit `q` visits.
+    fn space(&self, q: usize) -> Space {
+        if self.known == 0 {
+            Space::Full
+        } else {
+            let bit = 1u64 << q;
+            Space::Sub {
+                base: self.values & !bit,
+                mask: self.free_mask() & !bit,
+            }
+        }
+    }
+
+    /// The space for qubit `q` as if it were not known (without changing the bookkeeping).
+    fn space_forgetting(&self, q: usize) -> Space {
+        let bit = 1u64 << q;
+        let known = self.known & !bit;
+        if known == 0 {
+            Space::Full
+        } else {
+            Space::Sub {
+                base: self.values & !bit,
+                mask: full_mask(self.num_qubits) & !known & !bit,
+            }
+        }
+    }
+
+    /// Records that the register is in basis state `index`.
+    fn mark_all(&mut self, index: u64) {
+        if self.tracking {
+            self.known = full_mask(self.num_qubits);
+            self.values = index;
+        }
+    }
+
+    fn free_mask(&self) -> u64 {
+        full_mask(self.num_qubits) & !self.known
+    }
+
+    /// Records that qubit `q` is now in `|v>` (the caller guarantees it).
+    fn mark(&mut self, q: usize, v: bool) {
+        if self.tracking {
+            let bit = 1u64 << q;
+            self.known |= bit;
+            self.values = (self.values & !bit) | (u64::from(v) << q);
+        }
+    }
+
+    /// Stops treating qubit `q` as known (always allowed).
+    fn forget(&mut self, q: usize) {
+        let bit = 1u64 << q;
+        self.known &= !bit;
+        self.values &= !bit;
     }
 
     fn check_qubit(&self, qubit: usize) -> Result<(), SimError> {
@@ -231,6 +453,10 @@ impl StateVector {
         }
         Ok(())
     }
+}
+
+fn full_mask(num_qubits: usize) -> u64 {
+    (1u64 << num_qubits) - 1
 }
 
 fn check_size(num_qubits: usize) -> Result<(), SimError> {

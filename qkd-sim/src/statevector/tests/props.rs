@@ -10,6 +10,9 @@ enum Op {
     Cnot(usize, usize),
     Cz(usize, usize),
     Swap(usize, usize),
+    Measure(usize, Basis),
+    MeasureAll,
+    Reset,
 }
 
 /// A Haar-ish random unitary from Euler angles: `e^{i g} Rz(a) Ry(b) Rz(c)` as a matrix.
@@ -76,6 +79,9 @@ fn run(psi: &mut StateVector, ops: &[Op]) {
             Op::Cnot(a, b) => psi.cnot(a, b).unwrap(),
             Op::Cz(a, b) => psi.cz(a, b).unwrap(),
             Op::Swap(a, b) => psi.swap(a, b).unwrap(),
+            Op::Measure(..) | Op::MeasureAll | Op::Reset => {
+                unreachable!("unitary circuits only")
+            }
         }
     }
 }
@@ -123,6 +129,83 @@ proptest! {
             for basis in [Basis::Z, Basis::X, Basis::Y, Basis::Linear(theta)] {
                 let p = psi.probability(q, basis).unwrap();
                 prop_assert!((-1e-12..=1.0 + 1e-12).contains(&p), "{basis:?}: {p}");
+            }
+        }
+    }
+}
+
+fn basis() -> impl Strategy<Value = Basis> {
+    prop_oneof![
+        3 => Just(Basis::Z),
+        1 => Just(Basis::X),
+        1 => Just(Basis::Y),
+        1 => (-4.0f64..4.0).prop_map(Basis::Linear),
+    ]
+}
+
+/// Circuits with measurements and resets, on small registers (where known-qubit tracking does
+/// the most).
+fn measured_circuit() -> impl Strategy<Value = (usize, Vec<Op>)> {
+    (1usize..=6).prop_flat_map(|n| {
+        let q = 0..n;
+        let pair = (0..n, 0..n).prop_filter("distinct", |(a, b)| a != b);
+        let two_qubit = if n == 1 {
+            (gate(), q.clone())
+                .prop_map(|(g, q)| Op::Gate(g, q))
+                .boxed()
+        } else {
+            prop_oneof![
+                pair.clone().prop_map(|(a, b)| Op::Cnot(a, b)),
+                pair.clone().prop_map(|(a, b)| Op::Cz(a, b)),
+                pair.prop_map(|(a, b)| Op::Swap(a, b)),
+            ]
+            .boxed()
+        };
+        let op = prop_oneof![
+            4 => (gate(), q.clone()).prop_map(|(g, q)| Op::Gate(g, q)),
+            2 => two_qubit,
+            3 => (q, basis()).prop_map(|(q, b)| Op::Measure(q, b)),
+            1 => Just(Op::MeasureAll),
+            1 => Just(Op::Reset),
+        ];
+        (Just(n), proptest::collection::vec(op, 0..60))
+    })
+}
+
+/// Runs a circuit with measurements, returning every outcome.
+fn run_measured(psi: &mut StateVector, ops: &[Op], seed: u64) -> Vec<u64> {
+    let mut r = rng(seed);
+    let mut outcomes = Vec::new();
+    for op in ops {
+        match *op {
+            Op::Measure(q, b) => outcomes.push(u64::from(psi.measure(q, b, &mut r).unwrap())),
+            Op::MeasureAll => outcomes.push(psi.measure_all(&mut r)),
+            Op::Reset => psi.reset(),
+            ref other => run(psi, std::slice::from_ref(other)),
+        }
+    }
+    outcomes
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Known-qubit tracking must not change any result: the tracked register and the plain dense
+    /// one agree on every outcome (same seed) and on the final amplitudes.
+    #[test]
+    fn tracking_matches_the_dense_path((n, ops) in measured_circuit(), seed in 0u64..1000) {
+        let mut tracked = StateVector::new(n).unwrap();
+        let mut dense = StateVector::new_untracked(n).unwrap();
+        let a = run_measured(&mut tracked, &ops, seed);
+        let b = run_measured(&mut dense, &ops, seed);
+        prop_assert_eq!(a, b);
+        assert_amps(tracked.amplitudes(), dense.amplitudes(), 1e-12);
+        prop_assert!((tracked.norm_sqr() - 1.0).abs() < 1e-10);
+        for q in 0..n {
+            for basis in [Basis::Z, Basis::X, Basis::Y] {
+                let p = tracked.probability(q, basis).unwrap();
+                let p_dense = dense.probability(q, basis).unwrap();
+                prop_assert!((p - p_dense).abs() < 1e-12);
             }
         }
     }
