@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::SimError;
+use crate::statevector::StateVector;
 
 /// Largest register (in qubits) a [`Register`] may hold (`2^20` amplitudes, 16 MiB).
 pub const MAX_REGISTER_QUBITS: usize = 20;
@@ -71,29 +72,19 @@ pub enum FramePayload {
     Product(ProductFrame),
 }
 
-/// One state-vector register: `2^n` amplitudes plus per-qubit vacuum and dark-count flags.
+/// One state-vector register: a [`StateVector`] of 1 to [`MAX_REGISTER_QUBITS`] qubits plus
+/// per-qubit vacuum and dark-count flags. Serialised as its amplitudes (validated on the way in).
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "RegisterWire", into = "RegisterWire")]
 pub struct Register {
-    amplitudes: Vec<Complex64>,
-    num_qubits: usize,
+    state: StateVector,
     vacuum: u32,
     dark: u32,
 }
 
 impl fmt::Debug for Register {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Register([REDACTED; {} qubits])", self.num_qubits)
-    }
-}
-
-impl Drop for Register {
-    fn drop(&mut self) {
-        // Best effort: the amplitudes encode Alice's raw bits.
-        for a in self.amplitudes.iter_mut() {
-            a.re.zeroize();
-            a.im.zeroize();
-        }
+        write!(f, "Register([REDACTED; {} qubits])", self.num_qubits())
     }
 }
 
@@ -108,7 +99,7 @@ impl TryFrom<RegisterWire> for Register {
     type Error = SimError;
     fn try_from(w: RegisterWire) -> Result<Self, SimError> {
         let mut r = Register::from_amplitudes(w.amplitudes)?;
-        let mask = low_mask32(r.num_qubits);
+        let mask = low_mask32(r.num_qubits());
         r.vacuum = w.vacuum & mask;
         r.dark = w.dark & mask;
         Ok(r)
@@ -116,9 +107,9 @@ impl TryFrom<RegisterWire> for Register {
 }
 
 impl From<Register> for RegisterWire {
-    fn from(mut r: Register) -> Self {
+    fn from(r: Register) -> Self {
         RegisterWire {
-            amplitudes: std::mem::take(&mut r.amplitudes),
+            amplitudes: r.state.amplitudes().to_vec(),
             vacuum: r.vacuum,
             dark: r.dark,
         }
@@ -129,72 +120,49 @@ fn low_mask32(n: usize) -> u32 {
     if n >= 32 { u32::MAX } else { (1u32 << n) - 1 }
 }
 
-/// Tolerance on the norm of amplitudes handed to [`Register::from_amplitudes`].
-pub const NORM_TOLERANCE: f64 = 1e-6;
-
 impl Register {
-    /// A register from its amplitudes (length `2^n`, `1 <= n <=` [`MAX_REGISTER_QUBITS`], norm 1
-    /// within [`NORM_TOLERANCE`]); no qubit is lost or dark.
-    pub fn from_amplitudes(amplitudes: Vec<Complex64>) -> Result<Self, SimError> {
-        let len = amplitudes.len();
-        if len < 2 || !len.is_power_of_two() || len > (1 << MAX_REGISTER_QUBITS) {
-            return Err(SimError::InvalidParameter {
-                name: "amplitudes",
-                reason: format!("length {len} is not 2^n for 1 <= n <= {MAX_REGISTER_QUBITS}"),
-            });
-        }
-        let norm: f64 = amplitudes.iter().map(|a| a.norm_sqr()).sum();
-        if !norm.is_finite() || (norm - 1.0).abs() > NORM_TOLERANCE {
-            return Err(SimError::InvalidParameter {
-                name: "amplitudes",
-                reason: format!("norm^2 {norm} is not 1"),
+    /// A register holding `state` (1 to [`MAX_REGISTER_QUBITS`] qubits); no qubit lost or dark.
+    pub fn new(state: StateVector) -> Result<Self, SimError> {
+        let n = state.num_qubits();
+        if n == 0 || n > MAX_REGISTER_QUBITS {
+            return Err(SimError::RegisterSize {
+                num_qubits: n,
+                max: MAX_REGISTER_QUBITS,
             });
         }
         Ok(Self {
-            num_qubits: len.trailing_zeros() as usize,
-            amplitudes,
+            state,
             vacuum: 0,
             dark: 0,
         })
     }
 
-    /// Number of qubits.
-    pub fn num_qubits(&self) -> usize {
-        self.num_qubits
-    }
-
-    /// The amplitudes (index bit `q` is qubit `q`).
-    pub fn amplitudes(&self) -> &[Complex64] {
-        &self.amplitudes
-    }
-
-    /// Replaces the amplitudes (same validation as [`from_amplitudes`](Self::from_amplitudes);
-    /// the length must not change). Flags are kept.
-    pub fn set_amplitudes(&mut self, amplitudes: Vec<Complex64>) -> Result<(), SimError> {
-        let mut fresh = Register::from_amplitudes(amplitudes)?;
-        if fresh.num_qubits != self.num_qubits {
-            return Err(SimError::InvalidParameter {
-                name: "amplitudes",
-                reason: format!(
-                    "{} qubits given for a {}-qubit register",
-                    fresh.num_qubits, self.num_qubits
-                ),
+    /// A register from its amplitudes (validated by [`StateVector::from_amplitudes`], at most
+    /// [`MAX_REGISTER_QUBITS`] qubits).
+    pub fn from_amplitudes(amplitudes: Vec<Complex64>) -> Result<Self, SimError> {
+        let len = amplitudes.len();
+        if len > (1 << MAX_REGISTER_QUBITS) {
+            return Err(SimError::RegisterSize {
+                num_qubits: len.ilog2() as usize,
+                max: MAX_REGISTER_QUBITS,
             });
         }
-        self.amplitudes = std::mem::take(&mut fresh.amplitudes);
-        Ok(())
+        Register::new(StateVector::from_amplitudes(amplitudes)?)
     }
 
-    /// Takes the amplitudes out (leaving the register empty of amplitudes: only for consumers
-    /// that then drop or refill it with [`set_amplitudes`](Self::set_amplitudes)).
-    pub(crate) fn take_amplitudes(&mut self) -> Vec<Complex64> {
-        std::mem::take(&mut self.amplitudes)
+    /// Number of qubits.
+    pub fn num_qubits(&self) -> usize {
+        self.state.num_qubits()
     }
 
-    /// Puts amplitudes back after [`take_amplitudes`](Self::take_amplitudes) (no validation: the
-    /// caller got them from a valid state).
-    pub(crate) fn put_amplitudes(&mut self, amplitudes: Vec<Complex64>) {
-        self.amplitudes = amplitudes;
+    /// The state (qubit `q` is bit `q` of the amplitude index).
+    pub fn state(&self) -> &StateVector {
+        &self.state
+    }
+
+    /// The state, to apply gates or measure.
+    pub fn state_mut(&mut self) -> &mut StateVector {
+        &mut self.state
     }
 
     /// Bit `q` set: qubit `q`'s photon did not reach Bob's detector.
@@ -209,12 +177,12 @@ impl Register {
 
     /// Marks qubits (bits of `mask`) as lost.
     pub fn mark_vacuum(&mut self, mask: u32) {
-        self.vacuum |= mask & low_mask32(self.num_qubits);
+        self.vacuum |= mask & low_mask32(self.num_qubits());
     }
 
     /// Marks dark counts (bits of `mask`).
     pub fn mark_dark(&mut self, mask: u32) {
-        self.dark |= mask & low_mask32(self.num_qubits);
+        self.dark |= mask & low_mask32(self.num_qubits());
     }
 }
 
