@@ -89,11 +89,34 @@ pub enum RoundKind {
 /// Each party picks a setting uniformly at random per pair from its own table. Settings are sent as
 /// indices (`u8`) into these tables, so a table holds at most 255 entries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SchemeWire")]
 pub struct Scheme {
     alice: Vec<Analyser>,
     bob: Vec<Analyser>,
     /// Row-major: `kinds[a * bob.len() + b]`.
     kinds: Vec<RoundKind>,
+}
+
+/// The serialised form of a [`Scheme`], validated by [`Scheme::new`] on the way in.
+#[derive(Deserialize)]
+struct SchemeWire {
+    alice: Vec<Analyser>,
+    bob: Vec<Analyser>,
+    kinds: Vec<RoundKind>,
+}
+
+impl TryFrom<SchemeWire> for Scheme {
+    type Error = SimError;
+    fn try_from(w: SchemeWire) -> Result<Self, SimError> {
+        let finite = |t: &[Analyser]| t.iter().all(|a| a.degrees.is_finite());
+        if !finite(&w.alice) || !finite(&w.bob) {
+            return Err(SimError::InvalidParameter {
+                name: "analyser angle",
+                reason: "must be finite".into(),
+            });
+        }
+        Scheme::new(w.alice, w.bob, w.kinds)
+    }
 }
 
 impl Scheme {
@@ -172,7 +195,7 @@ impl Scheme {
 }
 
 /// Tallies of test-round outcomes per pair of settings: the data of a Bell test.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Correlations {
     bob_settings: usize,
     rounds: Vec<u64>,

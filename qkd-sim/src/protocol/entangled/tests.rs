@@ -618,3 +618,16 @@ fn the_source_plays_successive_batches() {
     assert!((0..3).all(|s| rec.frame(s).is_some()));
     assert!(keys > 1200);
 }
+
+#[test]
+fn deserialised_schemes_are_validated() {
+    let good = serde_json::to_string(&crate::protocol::e91::scheme()).unwrap();
+    let back: Scheme = serde_json::from_str(&good).unwrap();
+    assert_eq!(back, crate::protocol::e91::scheme());
+    // Too few round kinds would make `kind` index out of bounds: rejected on the way in.
+    let short =
+        r#"{"alice":[{"degrees":0.0}],"bob":[{"degrees":0.0},{"degrees":90.0}],"kinds":["Key"]}"#;
+    assert!(serde_json::from_str::<Scheme>(short).is_err());
+    let mismatched = r#"{"alice":[{"degrees":0.0}],"bob":[{"degrees":45.0}],"kinds":["Key"]}"#;
+    assert!(serde_json::from_str::<Scheme>(mismatched).is_err());
+}
