@@ -184,6 +184,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(checked, scheme());
+        assert!((scheme().key_fraction() - 2.0 / 9.0).abs() < 1e-15);
     }
 
     /// Acceptance: no noise, no Eve, 1e5 pairs -> |S| = 2 sqrt 2 within 0.05 and identical keys.

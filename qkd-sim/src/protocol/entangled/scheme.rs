@@ -182,6 +182,13 @@ impl Scheme {
         &self.bob
     }
 
+    /// The fraction of coincidences expected to become key with uniform setting choices
+    /// (2/9 for E91, 1/2 for BBM92): sifted bits ~ pairs x detection probabilities x this.
+    pub fn key_fraction(&self) -> f64 {
+        let keys = self.kinds.iter().filter(|&&k| k == RoundKind::Key).count();
+        keys as f64 / self.kinds.len() as f64
+    }
+
     /// The kind of a round where Alice chose `a` and Bob chose `b`; `None` for indices outside
     /// the tables.
     pub fn kind(&self, a: u8, b: u8) -> Option<RoundKind> {
