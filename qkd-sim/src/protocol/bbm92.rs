@@ -78,6 +78,7 @@ mod tests {
             Scheme::new(t.clone(), t, vec![k, d, d, k]).unwrap(),
             scheme()
         );
+        assert!((scheme().key_fraction() - 0.5).abs() < 1e-15);
     }
 
     #[test]
