@@ -17,6 +17,17 @@
 //!
 //! [`run_in_process`] wires them together with seeded RNGs (one per node, none shared).
 //!
+//! # Distributed use
+//! The topology differs from the prepare-and-measure [`Engine`](super::Engine)s (Alice's frames
+//! go through the channel to Bob): here both parties talk to the source. In a distributed link the
+//! source runs in the middle process (in the paper's architecture the third module is the
+//! untrusted entangled-pair sender), which receives one [`SettingsFrame`] from each end per batch
+//! and returns each end its [`DetectionFrame`]; the ends exchange [`EntangledMsg`]s over the
+//! authenticated classical channel. All frames, messages and configurations are serde types, and
+//! everything received is validated (malformed input is an error, never a panic). One engine
+//! handles one batch; a source serves any number of batches in turn. Size a batch for a target
+//! key with [`Scheme::key_fraction`] and the channels' detection probabilities.
+//!
 //! ```
 //! use qkd_sim::protocol::bbm92;
 //! use qkd_sim::protocol::entangled::SourceConfig;
