@@ -631,3 +631,49 @@ fn deserialised_schemes_are_validated() {
     let mismatched = r#"{"alice":[{"degrees":0.0}],"bob":[{"degrees":45.0}],"kinds":["Key"]}"#;
     assert!(serde_json::from_str::<Scheme>(mismatched).is_err());
 }
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// Without noise, dark counts or Eve the keys agree for any batch size, seed, pair state,
+        /// loss and scheme, and the public counts add up at both ends.
+        #[test]
+        fn noiseless_keys_always_agree(
+            pairs in 1usize..3000,
+            seed in any::<u64>(),
+            phi_plus in any::<bool>(),
+            efficiency in 0.05f64..=1.0,
+            e91 in any::<bool>(),
+        ) {
+            let half = QuantumChannel::ideal()
+                .with_detector(Detector { efficiency, dark_count: 0.0 })
+                .unwrap();
+            let cfg = SourceConfig {
+                state: if phi_plus { BellState::PhiPlus } else { BellState::Singlet },
+                alice: half,
+                bob: half,
+                eve: None,
+            };
+            let scheme = if e91 {
+                crate::protocol::e91::scheme()
+            } else {
+                crate::protocol::bbm92::scheme()
+            };
+            let run = run_in_process(&scheme, &cfg, pairs, seed).unwrap();
+            prop_assert_eq!(&run.alice.sifted_key, &run.bob.sifted_key);
+            prop_assert_eq!(run.key_errors, 0);
+            let s = run.alice.stats;
+            prop_assert_eq!(s, run.bob.stats);
+            prop_assert_eq!(s.pairs, pairs as u64);
+            prop_assert!(s.coincidences <= s.alice_detected.min(s.bob_detected));
+            prop_assert_eq!(s.coincidences, s.key_rounds + s.test_rounds + s.discarded);
+            prop_assert_eq!(run.alice.key_pairs.len() as u64, s.key_rounds);
+            prop_assert_eq!(&run.alice.correlations, &run.bob.correlations);
+        }
+    }
+}
