@@ -17,7 +17,12 @@ where
 {
     // Low qubits have short runs: fixed-size chunks let the compiler unroll them completely.
     match q {
-        0 => pairs_fixed::<2, F>(amps, f),
+        0 => {
+            let mut f = f;
+            for [a, b] in amps.as_chunks_mut::<2>().0 {
+                f(a, b);
+            }
+        }
         1 => pairs_fixed::<4, F>(amps, f),
         2 => pairs_fixed::<8, F>(amps, f),
         _ => pairs_runs(amps, 1usize << q, f),

@@ -124,6 +124,8 @@ impl StateVector {
     ///
     /// The length must be `2^n` with `1 <= n <= MAX_QUBITS`, every entry finite, and the squared
     /// norm within [`NORM_TOLERANCE`] of 1. The amplitudes are kept as given (not renormalised).
+    /// Qubits found in a computational basis state (all their nonzero amplitudes share the bit)
+    /// get the cheap known-qubit treatment described on [`StateVector`].
     pub fn from_amplitudes(amps: Vec<Complex64>) -> Result<Self, SimError> {
         let len = amps.len();
         if len < 2 || !len.is_power_of_two() {
@@ -147,11 +149,22 @@ impl StateVector {
                 reason: format!("squared norm is {n2}, expected 1 within {NORM_TOLERANCE:e}"),
             });
         }
+        // Qubits whose nonzero amplitudes all agree on their bit are in a basis state: one pass
+        // over the indices of the nonzero amplitudes (OR and AND of them) finds them all.
+        let (mut any, mut all) = (0u64, u64::MAX);
+        for (i, z) in amps.iter().enumerate() {
+            if z.re != 0.0 || z.im != 0.0 {
+                any |= i as u64;
+                all &= i as u64;
+            }
+        }
+        let full = full_mask(num_qubits);
+        let known = (!any | all) & full;
         Ok(Self {
             num_qubits,
             amps,
-            known: 0,
-            values: 0,
+            known,
+            values: all & known,
             tracking: true,
         })
     }
@@ -163,6 +176,15 @@ impl StateVector {
         psi.tracking = false;
         psi.known = 0;
         Ok(psi)
+    }
+
+    /// This register without known-qubit tracking (see [`Self::new_untracked`]).
+    #[cfg(test)]
+    pub(crate) fn into_untracked(mut self) -> Self {
+        self.tracking = false;
+        self.known = 0;
+        self.values = 0;
+        self
     }
 
     /// Back to `|0...0>`, reusing the allocation.

@@ -2,6 +2,7 @@
 
 use super::*;
 use proptest::prelude::*;
+use std::f64::consts::FRAC_1_SQRT_2;
 
 /// One step of a random circuit.
 #[derive(Debug, Clone)]
@@ -209,4 +210,70 @@ proptest! {
             }
         }
     }
+}
+
+/// A product state: each qubit one of |0>, |1>, |+>, or a generic state from two angles.
+fn product_state() -> impl Strategy<Value = Vec<Complex64>> {
+    let qubit = prop_oneof![
+        Just([c(1.0, 0.0), c(0.0, 0.0)]),
+        Just([c(0.0, 0.0), c(1.0, 0.0)]),
+        Just([c(FRAC_1_SQRT_2, 0.0), c(FRAC_1_SQRT_2, 0.0)]),
+        (0.0f64..3.1, -3.1f64..3.1).prop_map(|(t, p)| {
+            [
+                c((t / 2.0).cos(), 0.0),
+                Complex64::from_polar((t / 2.0).sin(), p),
+            ]
+        }),
+    ];
+    proptest::collection::vec(qubit, 1..=6).prop_map(|qs| {
+        let mut amps = vec![c(1.0, 0.0)];
+        for v in qs {
+            let n = amps.len();
+            amps.extend_from_within(..n);
+            let (lo, hi) = amps.split_at_mut(n);
+            lo.iter_mut().for_each(|z| *z *= v[0]);
+            hi.iter_mut().for_each(|z| *z *= v[1]);
+        }
+        amps
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Registers built from amplitudes detect their known qubits; results still match the
+    /// dense path exactly.
+    #[test]
+    fn from_amplitudes_tracking_matches_the_dense_path(
+        amps in product_state(),
+        (_, ops) in measured_circuit(),
+        seed in 0u64..1000,
+    ) {
+        let n = amps.len().trailing_zeros() as usize;
+        // Keep only the operations that fit this register.
+        let fits = |op: &Op| match *op {
+            Op::Gate(_, q) | Op::Measure(q, _) => q < n,
+            Op::Cnot(a, b) | Op::Cz(a, b) | Op::Swap(a, b) => a < n && b < n,
+            Op::MeasureAll | Op::Reset => true,
+        };
+        let ops: Vec<Op> = ops.into_iter().filter(fits).collect();
+        let mut tracked = StateVector::from_amplitudes(amps.clone()).unwrap();
+        let mut dense = StateVector::from_amplitudes(amps).unwrap().into_untracked();
+        let a = run_measured(&mut tracked, &ops, seed);
+        let b = run_measured(&mut dense, &ops, seed);
+        prop_assert_eq!(a, b);
+        assert_amps(tracked.amplitudes(), dense.amplitudes(), 1e-12);
+    }
+}
+
+#[test]
+fn from_amplitudes_finds_basis_state_qubits() {
+    // |psi> = |+>_2 (x) |1>_1 (x) |0>_0: qubits 0 and 1 known (values 0 and 1), qubit 2 free.
+    let r = FRAC_1_SQRT_2;
+    let mut amps = vec![c(0.0, 0.0); 8];
+    amps[0b010] = c(r, 0.0);
+    amps[0b110] = c(r, 0.0);
+    let psi = StateVector::from_amplitudes(amps).unwrap();
+    assert_eq!(psi.known, 0b011);
+    assert_eq!(psi.values, 0b010);
 }
