@@ -61,7 +61,10 @@
 
 pub mod b92;
 pub mod bb84;
+pub mod bbm92;
 mod driver;
+pub mod e91;
+pub mod entangled;
 pub(crate) mod fastpath;
 pub mod frame;
 mod pm;
