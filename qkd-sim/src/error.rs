@@ -32,4 +32,7 @@ pub enum SimError {
     /// A protocol engine received a message it did not expect in its current state.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// The operating system's entropy source failed (seeding a CSPRNG).
+    #[error("entropy source unavailable: {0}")]
+    Entropy(String),
 }

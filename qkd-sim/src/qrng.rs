@@ -1,1 +1,0 @@
-//! Module qrng (see the crate overview).

@@ -1,1 +1,0 @@
-//! Module statevector (see the crate overview).
