@@ -8,6 +8,12 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod aes_gcm;
+pub mod wegman_carter;
+
+pub use aes_gcm::{AesGcmAuth, AesGcmPolicy};
+pub use wegman_carter::{WegmanCarterAuth, WegmanCarterPolicy};
+
 use crate::error::AuthError;
 use crate::key::SecretKey;
 
@@ -69,6 +75,13 @@ pub trait ChannelAuth: Send {
 
     /// Counters of frames and key consumed.
     fn usage(&self) -> AuthUsage;
+
+    /// An upper bound on the bytes [`seal`](ChannelAuth::seal) adds to a payload (header, tag or
+    /// signature), so that a channel can tell how large a payload still fits in its frames.
+    /// The default, 0, suits backends whose frames are their payloads.
+    fn frame_overhead(&self) -> usize {
+        0
+    }
 }
 
 impl<T: ChannelAuth + ?Sized> ChannelAuth for Box<T> {
@@ -92,6 +105,9 @@ impl<T: ChannelAuth + ?Sized> ChannelAuth for Box<T> {
     }
     fn usage(&self) -> AuthUsage {
         (**self).usage()
+    }
+    fn frame_overhead(&self) -> usize {
+        (**self).frame_overhead()
     }
 }
 
