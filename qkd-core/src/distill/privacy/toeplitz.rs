@@ -104,6 +104,38 @@ fn square(s: &[u64], x: &[u64], y: &mut [u64]) {
     square(&t, v0, y1);
 }
 
+/// Smallest `K' >= k` that halves down to the base case without odd sizes: `b * 2^j` with
+/// `b <= BASE`, so the recursion never pads again.
+fn padded_size(k: usize) -> usize {
+    let mut j = 0;
+    while k.div_ceil(1 << j) > BASE {
+        j += 1;
+    }
+    k.div_ceil(1 << j) << j
+}
+
+/// Square product `y ^= T x` on sizes padded once to [`padded_size`]: the input gets zero words
+/// at the bottom (block indices unchanged), the seed zero words on top, and the surplus outputs
+/// are dropped.
+fn square_padded(s: &[u64], x: &[u64], y: &mut [u64]) {
+    let k = x.len();
+    let kp = padded_size(k);
+    if kp == k {
+        square(&s[..2 * k], x, y);
+        return;
+    }
+    let pad = kp - k;
+    let mut xp = Zeroizing::new(vec![0u64; kp]);
+    xp[pad..].copy_from_slice(x);
+    let mut sp = vec![0u64; 2 * kp];
+    sp[..2 * k].copy_from_slice(&s[..2 * k]);
+    let mut yp = Zeroizing::new(vec![0u64; kp]);
+    square(&sp, &xp, &mut yp);
+    for (a, b) in y.iter_mut().zip(yp.iter()) {
+        *a ^= b;
+    }
+}
+
 /// Rectangular product `y = T x` (`y` is overwritten) with `s.len() >= y.len() + x.len()`,
 /// tiled into square blocks.
 pub(crate) fn multiply(s: &[u64], x: &[u64], y: &mut [u64]) {
@@ -136,7 +168,7 @@ pub(crate) fn multiply(s: &[u64], x: &[u64], y: &mut [u64]) {
         };
         for c in 0..np / m {
             let off = np - m - c * m;
-            square(&sp[off..off + 2 * m], &xp[c * m..(c + 1) * m], y);
+            square_padded(&sp[off..off + 2 * m], &xp[c * m..(c + 1) * m], y);
         }
     } else {
         // Split y into chunks of n rows: chunk c sees seed offset c*n; pad the last chunk.
@@ -153,7 +185,7 @@ pub(crate) fn multiply(s: &[u64], x: &[u64], y: &mut [u64]) {
         for c in 0..chunks {
             let off = c * n;
             tmp.fill(0);
-            square(&sp[off..off + 2 * n], x, &mut tmp);
+            square_padded(&sp[off..off + 2 * n], x, &mut tmp);
             let end = ((c + 1) * n).min(m);
             y[c * n..end].copy_from_slice(&tmp[..end - c * n]);
         }
