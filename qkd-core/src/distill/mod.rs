@@ -7,11 +7,14 @@
 //! [`ClassicalChannel`](crate::channel::ClassicalChannel).
 
 pub mod cascade;
+pub mod error;
 pub mod estimate;
 pub mod keylength;
 pub mod pipeline;
 pub mod privacy;
 pub mod verify;
+
+pub use error::DistillError;
 
 /// Binary Shannon entropy h(p) = -p log2 p - (1-p) log2 (1-p), with h(0) = h(1) = 0.
 /// Values of `p` outside [0, 1] are clamped.

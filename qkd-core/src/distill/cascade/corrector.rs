@@ -1,0 +1,344 @@
+//! [`CascadeCorrector`]: the end holding the noisy key; it asks for parities and flips bits.
+
+use std::sync::Arc;
+
+use super::messages::{CascadeDone, CascadeMessage, ParityRange, ParityRequest};
+use super::plan::{ParityWriter, Views};
+use super::tree::{Node, PassTree};
+use super::{CascadePlan, CascadeStats};
+use crate::bits::BitString;
+use crate::distill::DistillError;
+
+/// The correcting end of Cascade. See the [module notes](super).
+pub struct CascadeCorrector {
+    plan: Arc<CascadePlan>,
+    key: BitString,
+    views: Views,
+    trees: Vec<PassTree>,
+    /// Blocks to (re)examine, per pass, and a membership bitmap to avoid duplicates.
+    queue: Vec<Vec<u32>>,
+    queued: Vec<Vec<u64>>,
+    /// Searches awaiting the parity of their node's left child; all in pass `active_pass`.
+    active: Vec<Node>,
+    active_pass: usize,
+    /// Parities asked in the outstanding request.
+    asked: u32,
+    stats: CascadeStats,
+    state: State,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    New,
+    AwaitBlocks,
+    AwaitSearch,
+    Finished,
+    Failed,
+}
+
+impl std::fmt::Debug for CascadeCorrector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CascadeCorrector")
+            .field("key", &self.key)
+            .field("state", &self.state)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CascadeCorrector {
+    /// A corrector for the noisy `key` under `plan`.
+    ///
+    /// Errors: [`DistillError::EmptyKey`]; [`DistillError::LengthMismatch`] if the key length is
+    /// not the plan's.
+    pub fn new(key: BitString, plan: Arc<CascadePlan>) -> Result<Self, DistillError> {
+        if key.is_empty() {
+            return Err(DistillError::EmptyKey);
+        }
+        if key.len() != plan.key_len() {
+            return Err(DistillError::LengthMismatch {
+                expected: plan.key_len(),
+                actual: key.len(),
+            });
+        }
+        let n = key.len();
+        let passes = plan.passes();
+        let trees = (0..passes)
+            .map(|p| {
+                let pass = plan.pass(p);
+                PassTree::new(n, pass.block_size, pass.blocks)
+            })
+            .collect();
+        let queued = (0..passes)
+            .map(|p| vec![0u64; plan.pass(p).blocks.div_ceil(64)])
+            .collect();
+        let stats = CascadeStats {
+            key_len: n,
+            passes,
+            ..CascadeStats::default()
+        };
+        Ok(Self {
+            views: Views::new(passes),
+            trees,
+            queue: vec![Vec::new(); passes],
+            queued,
+            active: Vec::new(),
+            active_pass: 0,
+            asked: 0,
+            plan,
+            key,
+            stats,
+            state: State::New,
+        })
+    }
+
+    /// The first message: the top-level parities of every pass. Call once.
+    ///
+    /// Errors: [`DistillError::InvalidState`] if already started.
+    pub fn start(&mut self) -> Result<CascadeMessage, DistillError> {
+        if self.state != State::New {
+            return Err(DistillError::InvalidState("cascade already started"));
+        }
+        let passes = self.plan.passes();
+        self.asked = (0..passes).map(|p| self.plan.pass(p).blocks as u32).sum();
+        self.state = State::AwaitBlocks;
+        Ok(self.request((0..passes as u16).collect(), Vec::new()))
+    }
+
+    /// Handles the responder's reply and returns the next message: another request, or the
+    /// closing [`CascadeMessage::Done`] once no odd block is left (then
+    /// [`is_finished`](Self::is_finished) is true).
+    ///
+    /// Errors: [`DistillError::Protocol`] for a reply from another plan, for another round, with
+    /// the wrong number of parities, or a message that is not a reply; also if the replies are
+    /// inconsistent enough to make the corrector flip more bits than the key has (forged
+    /// parities). [`DistillError::InvalidState`] when no reply is expected. After an error the
+    /// corrector stays failed.
+    pub fn handle(&mut self, msg: &CascadeMessage) -> Result<CascadeMessage, DistillError> {
+        match self.state {
+            State::AwaitBlocks | State::AwaitSearch => {}
+            State::New => return Err(DistillError::InvalidState("cascade not started")),
+            State::Finished => return Err(DistillError::InvalidState("cascade already finished")),
+            State::Failed => return Err(DistillError::InvalidState("cascade failed earlier")),
+        }
+        let result = self.handle_inner(msg);
+        if result.is_err() {
+            self.state = State::Failed;
+        }
+        result
+    }
+
+    /// True once the closing message has been emitted.
+    pub fn is_finished(&self) -> bool {
+        self.state == State::Finished
+    }
+
+    /// The corrector's counters.
+    pub fn stats(&self) -> &CascadeStats {
+        &self.stats
+    }
+
+    /// The corrected key.
+    ///
+    /// Errors: [`DistillError::InvalidState`] unless [`is_finished`](Self::is_finished).
+    pub fn into_key(self) -> Result<BitString, DistillError> {
+        if self.state != State::Finished {
+            return Err(DistillError::InvalidState("cascade not finished"));
+        }
+        Ok(self.key)
+    }
+
+    fn request(&mut self, block_passes: Vec<u16>, ranges: Vec<ParityRange>) -> CascadeMessage {
+        self.stats.round_trips += 1;
+        self.stats.messages += 2;
+        self.stats.parities_disclosed += u64::from(self.asked);
+        CascadeMessage::Request(ParityRequest {
+            session: self.plan.digest(),
+            round: self.stats.round_trips,
+            block_passes,
+            ranges,
+        })
+    }
+
+    fn handle_inner(&mut self, msg: &CascadeMessage) -> Result<CascadeMessage, DistillError> {
+        let CascadeMessage::Reply(reply) = msg else {
+            return Err(DistillError::Protocol("expected a parity reply".into()));
+        };
+        if reply.session != self.plan.digest() {
+            return Err(DistillError::Protocol("reply from another plan".into()));
+        }
+        if reply.round != self.stats.round_trips {
+            return Err(DistillError::Protocol(format!(
+                "reply for round {} while expecting round {}",
+                reply.round, self.stats.round_trips
+            )));
+        }
+        if reply.count != self.asked || reply.parities.len() != (self.asked as usize).div_ceil(64) {
+            return Err(DistillError::Protocol(format!(
+                "reply carries {} parities in {} words; {} were asked",
+                reply.count,
+                reply.parities.len(),
+                self.asked
+            )));
+        }
+        let bit = |i: usize| reply.bit(i);
+        if self.state == State::AwaitBlocks {
+            self.learn_blocks(bit);
+        } else {
+            self.advance_searches(bit)?;
+        }
+        self.schedule()?;
+        if self.active.is_empty() {
+            self.state = State::Finished;
+            self.stats.messages += 1;
+            return Ok(CascadeMessage::Done(CascadeDone {
+                session: self.plan.digest(),
+                rounds: self.stats.round_trips,
+                parities: self.stats.parities_disclosed,
+            }));
+        }
+        self.state = State::AwaitSearch;
+        let pass = self.active_pass as u16;
+        let ranges: Vec<ParityRange> = self
+            .active
+            .iter()
+            .map(|node| ParityRange {
+                pass,
+                start: node.lo as u32,
+                end: node.mid() as u32,
+            })
+            .collect();
+        self.asked = ranges.len() as u32;
+        Ok(self.request(Vec::new(), ranges))
+    }
+
+    /// Round 1: the responder's top-level parities of every pass.
+    fn learn_blocks(&mut self, bit: impl Fn(usize) -> bool) {
+        let mut i = 0;
+        for p in 0..self.plan.passes() {
+            let mut local = ParityWriter::default();
+            self.views
+                .block_parities(&self.plan, p, &self.key, &mut local);
+            for b in 0..self.plan.pass(p).blocks {
+                let local_bit = (local.words[b / 64] >> (b % 64)) & 1 == 1;
+                let odd = local_bit ^ bit(i);
+                i += 1;
+                let root = self.trees[p].root(b);
+                self.trees[p].learn(&root, odd);
+                if odd {
+                    self.enqueue(p, b);
+                }
+            }
+        }
+    }
+
+    /// Later rounds: the parity of each active search's left child.
+    fn advance_searches(&mut self, bit: impl Fn(usize) -> bool) -> Result<(), DistillError> {
+        let p = self.active_pass;
+        let searches = std::mem::take(&mut self.active);
+        for (i, node) in searches.into_iter().enumerate() {
+            let left = node.left();
+            let local = self
+                .views
+                .view(&self.plan, p, &self.key)
+                .parity_range(left.lo, left.hi);
+            let tree = &mut self.trees[p];
+            let left_odd = local ^ bit(i);
+            let node_odd = tree.is_odd(&node);
+            tree.learn(&left, left_odd);
+            tree.learn(&node.right(), node_odd ^ left_odd);
+            if node_odd {
+                self.descend(p, node)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// From a known odd node, descends through known children; flips the bit if it reaches a
+    /// leaf, or makes the node with unknown children an active search.
+    fn descend(&mut self, p: usize, mut node: Node) -> Result<(), DistillError> {
+        loop {
+            if node.is_leaf() {
+                let x = self.plan.pass(p).original(node.lo);
+                self.flip(x)?;
+                // Another odd sub-block may remain in this block.
+                if self.trees[p].find_odd(node.block).is_some() {
+                    self.enqueue(p, node.block);
+                }
+                return Ok(());
+            }
+            let left = node.left();
+            let tree = &self.trees[p];
+            if !tree.is_known(&left) {
+                self.active.push(node);
+                return Ok(());
+            }
+            node = if tree.is_odd(&left) {
+                left
+            } else {
+                node.right()
+            };
+        }
+    }
+
+    fn flip(&mut self, x: usize) -> Result<(), DistillError> {
+        if self.stats.errors_corrected >= self.key.len() as u64 {
+            return Err(DistillError::Protocol(
+                "inconsistent parities: more flips than key bits".into(),
+            ));
+        }
+        self.stats.errors_corrected += 1;
+        self.key.flip(x);
+        self.views.flip(&self.plan, x);
+        for p in 0..self.plan.passes() {
+            let q = self.plan.pass(p).shuffled(x);
+            let (b, odd) = self.trees[p].flip(q);
+            if odd {
+                self.enqueue(p, b);
+            }
+        }
+        Ok(())
+    }
+
+    fn enqueue(&mut self, p: usize, b: usize) {
+        let (w, m) = (b / 64, 1u64 << (b % 64));
+        if self.queued[p][w] & m == 0 {
+            self.queued[p][w] |= m;
+            self.queue[p].push(b as u32);
+        }
+    }
+
+    /// Starts new searches: in the active pass while searches are running there, otherwise in
+    /// the lowest pass with queued blocks.
+    fn schedule(&mut self) -> Result<(), DistillError> {
+        loop {
+            let p = if self.active.is_empty() {
+                match self.queue.iter().position(|q| !q.is_empty()) {
+                    Some(p) => p,
+                    None => return Ok(()),
+                }
+            } else {
+                self.active_pass
+            };
+            if self.queue[p].is_empty() {
+                return Ok(());
+            }
+            self.active_pass = p;
+            let blocks = std::mem::take(&mut self.queue[p]);
+            for &b in &blocks {
+                let b = b as usize;
+                self.queued[p][b / 64] &= !(1u64 << (b % 64));
+            }
+            for &b in &blocks {
+                if let Some(node) = self.trees[p].find_odd(b as usize) {
+                    self.descend(p, node)?;
+                }
+            }
+            // Flips made without asking may have queued more blocks; loop to serve them when
+            // they are in this pass or nothing is active.
+            if !self.active.is_empty() && self.queue[p].is_empty() {
+                return Ok(());
+            }
+        }
+    }
+}

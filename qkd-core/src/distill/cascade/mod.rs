@@ -1,0 +1,201 @@
+//! Cascade error correction (Brassard and Salvail, EUROCRYPT 1993) as two sans-IO state
+//! machines.
+//!
+//! The [`CascadeCorrector`] holds the noisy key: it emits [`ParityRequest`]s, consumes
+//! [`ParityReply`]s and flips bits. The [`CascadeResponder`] holds the reference key and answers.
+//! Neither does I/O: a driver carries [`CascadeMessage`]s (serde-serialisable) over a classical
+//! channel, or, in tests and benchmarks, from one to the other in a loop
+//! ([`reconcile_in_process`]).
+//!
+//! ## Protocol
+//!
+//! Both ends build the same [`CascadePlan`] (key length, block size per pass, a pseudo-random
+//! shuffle per pass derived from a shared seed; the first pass is unshuffled unless
+//! [`CascadeConfig::shuffle_first_pass`]). Then:
+//!
+//! 1. Round 1 asks for the parity of every top-level block of every pass at once. Cascade
+//!    discloses all of them anyway, and the responder's key never changes, so asking early
+//!    costs no extra leakage and saves a round trip per pass.
+//! 2. Every later round advances all binary searches (BINARY) one level in lock-step: one
+//!    [`ParityRange`] per search, all in one message. The searches of a round are always in the
+//!    same pass, on distinct blocks, so they never interfere: pass 1's odd blocks are searched
+//!    together; a corrected bit makes blocks of the other passes odd; the lowest pass with odd
+//!    blocks is served next ("cascade"), and so on until no known block or sub-block is odd.
+//! 3. The corrector sends [`CascadeDone`] with its counts; the responder checks them against
+//!    its own (the responder's count of disclosed parities is authoritative).
+//!
+//! Sub-block reuse (Martinez-Mateo et al. 2015): every parity learned about a sub-block is
+//! kept, with its sibling's (inferred from the parent's), and a search descends through known
+//! sub-blocks without asking; a known sub-block that turns odd after a flip elsewhere is
+//! searched even when its top-level block looks even.
+//!
+//! ## Variants ([`CascadeVariant`])
+//!
+//! * `Original`: Brassard-Salvail 1993: `k1 = ceil(0.73/Q)`, `k_i = 2 k_(i-1)`, 4 passes.
+//! * `YanEtAl`: Yan et al. 2008 (called "Cascade opt. (2)" by Martinez-Mateo et al.):
+//!   `k1 = ceil(0.8/Q)`, `k2 = 5 k1`, then `n/2`; 10 passes.
+//! * `Optimized`: J. Martinez-Mateo, C. Pacher, M. Peev, A. Ciurana, V. Martin, "Demystifying
+//!   the information reconciliation protocol Cascade", Quantum Inf. Comput. 15 (5&6), 453-477
+//!   (2015), "Cascade opt. (8)": power-of-two block sizes `k1 = 2^ceil(a)`,
+//!   `k2 = 2^ceil((a + 12)/2)` with `a = log2(1/Q) - 1/2`, `k3 = 4096`, then `n/2`; 14 passes;
+//!   sub-block reuse.
+//! * `Custom`: explicit block sizes.
+//!
+//! All variants use sub-block reuse (it only ever saves disclosed bits).
+//!
+//! ## Accounting
+//!
+//! Every parity bit the responder sends is counted in [`CascadeStats::parities_disclosed`],
+//! top-level and binary-search parities alike; none is inferred away. The efficiency is
+//! `f = disclosed / (n h(Q))` ([`CascadeStats::efficiency`]).
+//!
+//! Cascade does not guarantee that all errors are found (an even number of errors can hide in
+//! every block of every pass); the residual frame error rate is measured in the tests and
+//! benchmarks, and verification (`distill::verify`) must follow.
+
+mod corrector;
+mod messages;
+mod plan;
+mod responder;
+pub(crate) mod shuffle;
+mod tree;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+pub use corrector::CascadeCorrector;
+pub use messages::{CascadeDone, CascadeMessage, ParityRange, ParityReply, ParityRequest};
+pub use plan::{CascadePlan, MAX_PASSES};
+pub use responder::CascadeResponder;
+
+use super::{DistillError, binary_entropy};
+use crate::bits::BitString;
+
+/// Which block-size schedule to use (see the [module notes](self)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CascadeVariant {
+    /// Brassard-Salvail 1993: `k1 = 0.73/Q`, doubling, 4 passes.
+    Original,
+    /// Yan et al. 2008: `k1 = 0.8/Q`, `k2 = 5 k1`, then `n/2`; 10 passes.
+    YanEtAl,
+    /// Martinez-Mateo et al. 2015, "Cascade opt. (8)"; 14 passes.
+    Optimized,
+    /// Explicit block sizes, one per pass.
+    Custom(Vec<usize>),
+}
+
+/// Cascade configuration shared by both ends.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CascadeConfig {
+    /// The block-size schedule.
+    pub variant: CascadeVariant,
+    /// Shared seed of the per-pass shuffles (public: shuffles need not be secret, only fixed
+    /// independently of the errors).
+    pub seed: [u8; 32],
+    /// Shuffle the first pass too (useful when errors come in bursts; with independent errors
+    /// the unshuffled first pass is as good and cheaper).
+    pub shuffle_first_pass: bool,
+}
+
+impl std::fmt::Debug for CascadeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CascadeConfig")
+            .field("variant", &self.variant)
+            .field("shuffle_first_pass", &self.shuffle_first_pass)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CascadeConfig {
+    /// A configuration with the given variant and seed, first pass unshuffled.
+    pub fn new(variant: CascadeVariant, seed: [u8; 32]) -> Self {
+        Self {
+            variant,
+            seed,
+            shuffle_first_pass: false,
+        }
+    }
+}
+
+/// Counters of one Cascade run, kept by each end.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CascadeStats {
+    /// Key length in bits.
+    pub key_len: usize,
+    /// Number of passes of the plan.
+    pub passes: usize,
+    /// Parity bits disclosed by the responder, every one counted.
+    pub parities_disclosed: u64,
+    /// Bits flipped by the corrector (0 on the responder's side).
+    pub errors_corrected: u64,
+    /// Request/reply round trips.
+    pub round_trips: u32,
+    /// Messages sent by both ends (requests, replies and the closing message).
+    pub messages: u32,
+}
+
+impl CascadeStats {
+    /// Efficiency `f = parities_disclosed / (n h(qber))`, `None` when `n h(qber)` is 0.
+    pub fn efficiency(&self, qber: f64) -> Option<f64> {
+        let ideal = self.key_len as f64 * binary_entropy(qber);
+        (ideal > 0.0).then(|| self.parities_disclosed as f64 / ideal)
+    }
+}
+
+/// Result of [`reconcile_in_process`].
+#[derive(Debug)]
+pub struct InProcessOutcome {
+    /// The reference key, given back.
+    pub reference: BitString,
+    /// The corrected key.
+    pub corrected: BitString,
+    /// The corrector's counters.
+    pub stats: CascadeStats,
+}
+
+/// Runs both state machines in one loop over a zero-latency in-memory "channel" (messages are
+/// passed by reference, not serialised). For tests, benchmarks and single-process simulation.
+///
+/// Errors: whatever either state machine reports.
+///
+/// ```
+/// use qkd_core::BitString;
+/// use qkd_core::distill::cascade::{reconcile_in_process, CascadeConfig, CascadePlan, CascadeVariant};
+///
+/// let reference = BitString::from_bytes(&[0x5a; 1250], 10_000);
+/// let mut noisy = reference.clone();
+/// for i in (0..10_000).step_by(100) {
+///     noisy.flip(i); // 1% errors
+/// }
+/// let config = CascadeConfig::new(CascadeVariant::Optimized, [42; 32]);
+/// let plan = CascadePlan::shared(&config, 10_000, 0.01)?;
+/// let out = reconcile_in_process(reference, noisy, plan)?;
+/// assert_eq!(out.stats.errors_corrected, 100);
+/// assert_eq!(out.corrected, out.reference);
+/// # Ok::<(), qkd_core::distill::DistillError>(())
+/// ```
+pub fn reconcile_in_process(
+    reference: BitString,
+    noisy: BitString,
+    plan: Arc<CascadePlan>,
+) -> Result<InProcessOutcome, DistillError> {
+    let mut responder = CascadeResponder::new(reference, plan.clone())?;
+    let mut corrector = CascadeCorrector::new(noisy, plan)?;
+    let mut msg = corrector.start()?;
+    while let Some(reply) = responder.handle(&msg)? {
+        msg = corrector.handle(&reply)?;
+    }
+    if !responder.is_finished() || !corrector.is_finished() {
+        return Err(DistillError::Protocol("exchange ended early".into()));
+    }
+    let stats = corrector.stats().clone();
+    Ok(InProcessOutcome {
+        reference: responder.into_key(),
+        corrected: corrector.into_key()?,
+        stats,
+    })
+}
+
+#[cfg(test)]
+mod tests;

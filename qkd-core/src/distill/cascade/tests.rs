@@ -1,0 +1,324 @@
+//! Unit tests of the Cascade state machines.
+
+use std::sync::Arc;
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::{Rng, SeedableRng};
+
+use super::*;
+
+pub(crate) fn random_key(n: usize, rng: &mut ChaCha8Rng) -> BitString {
+    let words = (0..n.div_ceil(64)).map(|_| rng.next_u64()).collect();
+    BitString::from_words(words, n)
+}
+
+/// Flips each bit independently with probability `q`.
+pub(crate) fn noisy_copy(key: &BitString, q: f64, rng: &mut ChaCha8Rng) -> BitString {
+    let mut out = key.clone();
+    let threshold = (q * 2f64.powi(64)) as u64;
+    for i in 0..key.len() {
+        if rng.next_u64() < threshold {
+            out.flip(i);
+        }
+    }
+    out
+}
+
+fn config(variant: CascadeVariant) -> CascadeConfig {
+    CascadeConfig::new(variant, [11; 32])
+}
+
+#[test]
+fn corrects_random_errors_for_every_variant() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    for variant in [
+        CascadeVariant::Original,
+        CascadeVariant::YanEtAl,
+        CascadeVariant::Optimized,
+    ] {
+        let plan = CascadePlan::shared(&config(variant.clone()), 20_000, 0.03).unwrap();
+        let a = random_key(20_000, &mut rng);
+        let b = noisy_copy(&a, 0.03, &mut rng);
+        let errors = a.hamming_distance(&b) as u64;
+        let out = reconcile_in_process(a, b, plan).unwrap();
+        assert_eq!(out.corrected, out.reference, "{variant:?}");
+        assert_eq!(out.stats.errors_corrected, errors);
+        let f = out.stats.efficiency(errors as f64 / 20_000.0).unwrap();
+        assert!(f > 1.0 && f < 1.5, "{variant:?}: f = {f}");
+        assert_eq!(out.stats.messages, 2 * out.stats.round_trips + 1);
+    }
+}
+
+#[test]
+fn no_errors_costs_only_the_block_parities() {
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let a = random_key(5_000, &mut rng);
+    let plan = CascadePlan::shared(&config(CascadeVariant::Original), 5_000, 0.01).unwrap();
+    let blocks: u64 = plan
+        .block_sizes()
+        .iter()
+        .map(|&k| 5_000usize.div_ceil(k) as u64)
+        .sum();
+    let out = reconcile_in_process(a.clone(), a, plan).unwrap();
+    assert_eq!(out.stats.errors_corrected, 0);
+    assert_eq!(out.stats.parities_disclosed, blocks);
+    assert_eq!(out.stats.round_trips, 1);
+    assert_eq!(out.stats.messages, 3);
+}
+
+#[test]
+fn responder_and_corrector_agree_on_counts() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let a = random_key(3_000, &mut rng);
+    let b = noisy_copy(&a, 0.05, &mut rng);
+    let plan = CascadePlan::shared(&config(CascadeVariant::Optimized), 3_000, 0.05).unwrap();
+    let mut responder = CascadeResponder::new(a.clone(), plan.clone()).unwrap();
+    let mut corrector = CascadeCorrector::new(b, plan).unwrap();
+    let mut msg = corrector.start().unwrap();
+    while let Some(reply) = responder.handle(&msg).unwrap() {
+        // Through JSON, as a real channel would carry them.
+        let reply: CascadeMessage =
+            serde_json::from_str(&serde_json::to_string(&reply).unwrap()).unwrap();
+        msg = corrector.handle(&reply).unwrap();
+    }
+    assert!(responder.is_finished() && corrector.is_finished());
+    let (r, c) = (responder.stats(), corrector.stats());
+    assert_eq!(r.parities_disclosed, c.parities_disclosed);
+    assert_eq!(r.round_trips, c.round_trips);
+    assert_eq!(r.messages, c.messages);
+    assert_eq!(corrector.into_key().unwrap(), a);
+}
+
+#[test]
+fn plan_block_sizes_match_the_published_schedules() {
+    let n = 100_000;
+    assert_eq!(
+        CascadeVariant::Original.block_sizes(n, 0.02),
+        vec![37, 74, 148, 296]
+    );
+    let yan = CascadeVariant::YanEtAl.block_sizes(n, 0.02);
+    assert_eq!(&yan[..3], &[40, 200, 50_000]);
+    assert_eq!(yan.len(), 10);
+    // alpha = log2(50) - 0.5 = 5.14: k1 = 2^6, k2 = 2^ceil(8.57) = 2^9.
+    let opt = CascadeVariant::Optimized.block_sizes(n, 0.02);
+    assert_eq!(&opt[..4], &[64, 512, 4096, 50_000]);
+    assert_eq!(opt.len(), 14);
+}
+
+#[test]
+fn bad_input_is_an_error() {
+    let c = config(CascadeVariant::Original);
+    assert_eq!(
+        CascadePlan::new(&c, 0, 0.1).unwrap_err(),
+        DistillError::EmptyKey
+    );
+    for q in [0.0, 0.5, -0.1, 0.7, f64::NAN] {
+        assert!(matches!(
+            CascadePlan::new(&c, 100, q),
+            Err(DistillError::QberOutOfRange { .. })
+        ));
+    }
+    assert!(CascadePlan::with_block_sizes(100, &[], &c).is_err());
+    assert!(CascadePlan::with_block_sizes(100, &[4, 0], &c).is_err());
+    assert!(CascadePlan::with_block_sizes(100, &[4; MAX_PASSES + 1], &c).is_err());
+    let plan = CascadePlan::shared(&c, 100, 0.1).unwrap();
+    assert_eq!(
+        CascadeCorrector::new(BitString::zeros(99), plan.clone()).unwrap_err(),
+        DistillError::LengthMismatch {
+            expected: 100,
+            actual: 99
+        }
+    );
+    assert_eq!(
+        CascadeResponder::new(BitString::zeros(0), plan.clone()).unwrap_err(),
+        DistillError::EmptyKey
+    );
+    let mut corrector = CascadeCorrector::new(BitString::zeros(100), plan.clone()).unwrap();
+    assert!(
+        corrector
+            .handle(&CascadeMessage::Done(CascadeDone {
+                session: 0,
+                rounds: 0,
+                parities: 0
+            }))
+            .is_err()
+    );
+    let mut corrector = CascadeCorrector::new(BitString::zeros(100), plan).unwrap();
+    corrector.start().unwrap();
+    assert!(corrector.start().is_err());
+}
+
+/// A forged or replayed message must be an error on either side, never a panic, and the
+/// machine stays failed.
+#[test]
+fn forged_and_out_of_order_messages_are_errors() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let a = random_key(2_000, &mut rng);
+    let b = noisy_copy(&a, 0.05, &mut rng);
+    let plan = CascadePlan::shared(&config(CascadeVariant::Original), 2_000, 0.05).unwrap();
+    let fresh = || {
+        (
+            CascadeResponder::new(a.clone(), plan.clone()).unwrap(),
+            CascadeCorrector::new(b.clone(), plan.clone()).unwrap(),
+        )
+    };
+    let (mut responder, mut corrector) = fresh();
+    let req = corrector.start().unwrap();
+    let CascadeMessage::Request(r) = &req else {
+        panic!("start must send a request")
+    };
+    let mut forged = Vec::new();
+    let mut bad = r.clone();
+    bad.session ^= 1;
+    forged.push(CascadeMessage::Request(bad));
+    let mut bad = r.clone();
+    bad.round = 2;
+    forged.push(CascadeMessage::Request(bad));
+    let mut bad = r.clone();
+    bad.block_passes.push(0);
+    forged.push(CascadeMessage::Request(bad));
+    let mut bad = r.clone();
+    bad.block_passes.push(99);
+    forged.push(CascadeMessage::Request(bad));
+    for (start, end, pass) in [(5, 5, 0), (0, 2_001, 0), (9, 3, 1), (0, 1, 4)] {
+        let mut bad = r.clone();
+        bad.ranges.push(ParityRange { pass, start, end });
+        forged.push(CascadeMessage::Request(bad));
+    }
+    forged.push(CascadeMessage::Done(CascadeDone {
+        session: plan.digest(),
+        rounds: 1,
+        parities: 0,
+    }));
+    for msg in &forged {
+        let (mut responder, _) = fresh();
+        assert!(
+            matches!(responder.handle(msg), Err(DistillError::Protocol(_))),
+            "{msg:?}"
+        );
+        assert!(matches!(
+            responder.handle(&req),
+            Err(DistillError::InvalidState(_))
+        ));
+    }
+    // Corrector side: tamper with a genuine reply.
+    let reply = responder.handle(&req).unwrap().unwrap();
+    let CascadeMessage::Reply(rep) = &reply else {
+        panic!("a request gets a reply")
+    };
+    let mut forged = vec![req.clone()];
+    let mut bad = rep.clone();
+    bad.round = 7;
+    forged.push(CascadeMessage::Reply(bad));
+    let mut bad = rep.clone();
+    bad.count -= 1;
+    forged.push(CascadeMessage::Reply(bad));
+    let mut bad = rep.clone();
+    bad.parities.pop();
+    forged.push(CascadeMessage::Reply(bad));
+    let mut bad = rep.clone();
+    bad.session = 0;
+    forged.push(CascadeMessage::Reply(bad));
+    for msg in &forged {
+        let mut corrector = CascadeCorrector::new(b.clone(), plan.clone()).unwrap();
+        corrector.start().unwrap();
+        assert!(corrector.handle(msg).is_err(), "{msg:?}");
+        assert!(matches!(
+            corrector.handle(&reply),
+            Err(DistillError::InvalidState(_))
+        ));
+    }
+    // A replayed reply later in the exchange.
+    let next = corrector.handle(&reply).unwrap();
+    assert!(matches!(next, CascadeMessage::Request(_)));
+    assert!(matches!(
+        corrector.handle(&reply),
+        Err(DistillError::Protocol(_))
+    ));
+    // The responder refuses a replayed request and closing counts that do not match.
+    let (mut responder, mut corrector) = fresh();
+    let req = corrector.start().unwrap();
+    let reply = responder.handle(&req).unwrap().unwrap();
+    let next = corrector.handle(&reply).unwrap();
+    assert!(matches!(
+        responder.handle(&req),
+        Err(DistillError::Protocol(_))
+    ));
+    let (mut responder, _) = fresh();
+    responder.handle(&req).unwrap();
+    responder.handle(&next).unwrap();
+    let wrong_done = CascadeMessage::Done(CascadeDone {
+        session: plan.digest(),
+        rounds: 2,
+        parities: 1,
+    });
+    assert!(matches!(
+        responder.handle(&wrong_done),
+        Err(DistillError::Protocol(_))
+    ));
+}
+
+/// Random replies (a forging responder) never make the corrector panic or loop forever.
+#[test]
+fn random_replies_terminate_without_panic() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for trial in 0..30 {
+        let n = 500 + trial * 37;
+        let b = random_key(n, &mut rng);
+        let plan = CascadePlan::shared(&config(CascadeVariant::Optimized), n, 0.08).unwrap();
+        let mut corrector = CascadeCorrector::new(b, plan.clone()).unwrap();
+        let mut msg = corrector.start().unwrap();
+        let mut rounds = 0;
+        while let CascadeMessage::Request(req) = &msg {
+            let count = if req.round == 1 {
+                plan.block_sizes()
+                    .iter()
+                    .map(|&k| n.div_ceil(k))
+                    .sum::<usize>()
+            } else {
+                req.ranges.len()
+            };
+            let reply = CascadeMessage::Reply(ParityReply {
+                session: req.session,
+                round: req.round,
+                count: count as u32,
+                parities: (0..count.div_ceil(64))
+                    .map(|i| {
+                        let w = rng.next_u64();
+                        if (i + 1) * 64 > count {
+                            w & ((1u64 << (count % 64)) - 1)
+                        } else {
+                            w
+                        }
+                    })
+                    .collect(),
+            });
+            match corrector.handle(&reply) {
+                Ok(next) => msg = next,
+                Err(e) => {
+                    assert!(matches!(e, DistillError::Protocol(_)));
+                    break;
+                }
+            }
+            rounds += 1;
+            assert!(rounds < 100_000);
+        }
+    }
+}
+
+#[test]
+fn tiny_keys_and_extreme_block_sizes() {
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    let c = config(CascadeVariant::Original);
+    for n in [1usize, 2, 3, 7, 64, 65] {
+        for sizes in [vec![1], vec![n], vec![2, 3, 1000], vec![1, 1, 1]] {
+            let a = random_key(n, &mut rng);
+            let mut b = a.clone();
+            b.flip(n / 2);
+            let plan = Arc::new(CascadePlan::with_block_sizes(n, &sizes, &c).unwrap());
+            let out = reconcile_in_process(a, b, plan).unwrap();
+            // A single error is always found: the first pass has an odd block.
+            assert_eq!(out.corrected, out.reference, "n={n} sizes={sizes:?}");
+        }
+    }
+}
