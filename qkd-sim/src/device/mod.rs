@@ -15,11 +15,18 @@
 //! * Each end runs a background task that produces blocks continuously into a bounded buffer.
 
 mod block_channel;
+mod config;
+mod engine;
 mod handle;
+mod link;
 pub mod port;
+mod sifting;
 mod worker;
 
+pub use config::{AES_GCM_BOOTSTRAP_KEYS, AuthConfig, LinkConfig, WEGMAN_CARTER_BOOTSTRAP_PADS};
+pub use engine::ChannelStage;
 pub use handle::{LinkCounters, SimulatedDevice};
+pub use link::SimulatedLink;
 
 #[cfg(test)]
 mod tests;
