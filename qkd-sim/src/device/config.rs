@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use qkd_core::auth::{AesGcmAuth, AesGcmPolicy, WegmanCarterAuth};
+use qkd_core::auth::{AesGcmAuth, AesGcmPolicy, WegmanCarterAuth, WegmanCarterPolicy};
 use qkd_core::distill::pipeline::PipelineConfig;
 use qkd_core::{ChannelAuth, DeviceError, NoAuth, Role, SecretKey};
 use serde::{Deserialize, Serialize};
@@ -31,8 +31,19 @@ pub enum AuthConfig {
 
 /// Keys of 256 bits in the pre-shared AES-GCM bootstrap (key 0, spares, and the reserve key).
 pub const AES_GCM_BOOTSTRAP_KEYS: usize = 8;
-/// Pad pairs (one pad per direction) in the pre-shared Wegman-Carter bootstrap.
-pub const WEGMAN_CARTER_BOOTSTRAP_PADS: usize = 64 + 1024;
+/// Pad pairs (one pad per direction) in the pre-shared Wegman-Carter bootstrap: the reserve plus
+/// the low watermark of [`wegman_carter_policy`]. One block's classical exchange (every Cascade
+/// round trip is a frame) must fit in it, since fresh pads arrive only at the end of a block.
+pub const WEGMAN_CARTER_BOOTSTRAP_PADS: usize = 64 + 8192;
+
+/// The Wegman-Carter policy of a link: 64 reserve pads, and demand for key whenever fewer than
+/// 8192 pads per direction are left.
+pub fn wegman_carter_policy() -> WegmanCarterPolicy {
+    WegmanCarterPolicy {
+        reserve_pads: 64,
+        low_watermark_pads: 8192,
+    }
+}
 
 impl AuthConfig {
     /// AES-256-GCM rotating keys every 1024 frames per direction.
@@ -61,7 +72,11 @@ impl AuthConfig {
     }
 
     /// Builds the backend of one end from the pre-shared bootstrap secret.
-    pub fn build(&self, role: Role, bootstrap: SecretKey) -> Result<Box<dyn ChannelAuth>, DeviceError> {
+    pub fn build(
+        &self,
+        role: Role,
+        bootstrap: SecretKey,
+    ) -> Result<Box<dyn ChannelAuth>, DeviceError> {
         if bootstrap.len() != self.bootstrap_bytes() {
             return Err(DeviceError::InvalidConfig(format!(
                 "{} needs {} bytes of pre-shared key, got {}",
@@ -81,7 +96,11 @@ impl AuthConfig {
                 };
                 Box::new(AesGcmAuth::with_policy(role, bootstrap, policy)?)
             }
-            AuthConfig::WegmanCarter => Box::new(WegmanCarterAuth::new(role, bootstrap)?),
+            AuthConfig::WegmanCarter => Box::new(WegmanCarterAuth::with_policy(
+                role,
+                bootstrap,
+                wegman_carter_policy(),
+            )?),
         })
     }
 }
@@ -172,7 +191,9 @@ impl LinkConfig {
             ));
         }
         if self.buffer_blocks == 0 {
-            return Err(DeviceError::InvalidConfig("buffer_blocks must be at least 1".into()));
+            return Err(DeviceError::InvalidConfig(
+                "buffer_blocks must be at least 1".into(),
+            ));
         }
         if !(0.0..1.0).contains(&self.max_auth_divert_fraction) {
             return Err(DeviceError::InvalidConfig(
@@ -180,7 +201,9 @@ impl LinkConfig {
             ));
         }
         if self.link_id.is_empty() {
-            return Err(DeviceError::InvalidConfig("link_id must not be empty".into()));
+            return Err(DeviceError::InvalidConfig(
+                "link_id must not be empty".into(),
+            ));
         }
         qkd_core::distill::pipeline::Pipeline::new(
             self.distill.clone(),

@@ -2,12 +2,12 @@
 //! (a [`PmAlice`] or [`PmBob`] engine), then the distillation [`Pipeline`].
 
 use async_trait::async_trait;
+use qkd_core::channel::AuthenticatedChannel;
 use qkd_core::distill::DistillError;
 use qkd_core::distill::pipeline::{Pipeline, PipelineError, PipelineRole};
 use qkd_core::{
     AuthError, AuthUsage, BlockStats, ChannelAuth, ClassicalChannel, DeviceError, Role, SecretKey,
 };
-use qkd_core::channel::AuthenticatedChannel;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 

@@ -23,7 +23,10 @@ pub mod port;
 mod sifting;
 mod worker;
 
-pub use config::{AES_GCM_BOOTSTRAP_KEYS, AuthConfig, LinkConfig, WEGMAN_CARTER_BOOTSTRAP_PADS};
+pub use config::{
+    AES_GCM_BOOTSTRAP_KEYS, AuthConfig, LinkConfig, WEGMAN_CARTER_BOOTSTRAP_PADS,
+    wegman_carter_policy,
+};
 pub use engine::ChannelStage;
 pub use handle::{LinkCounters, SimulatedDevice};
 pub use link::SimulatedLink;

@@ -37,7 +37,9 @@ fn decode(bytes: &[u8]) -> Result<SiftWire, BlockFailure> {
 }
 
 fn engine_fault(e: SimError) -> BlockFailure {
-    BlockFailure::Fatal(qkd_core::DeviceError::Hardware(format!("protocol engine: {e}")))
+    BlockFailure::Fatal(qkd_core::DeviceError::Hardware(format!(
+        "protocol engine: {e}"
+    )))
 }
 
 async fn flush_classical<E, C>(engine: &mut E, classical: &mut C) -> Result<(), BlockFailure>
@@ -75,7 +77,9 @@ where
         while let Some(frame) = engine.poll_frame() {
             let seq = frame.seq;
             port.send_frame(frame).await?;
-            classical.send(encode(&SiftWire::FrameSent { seq })?).await?;
+            classical
+                .send(encode(&SiftWire::FrameSent { seq })?)
+                .await?;
         }
         flush_classical(engine, classical).await?;
         if engine.is_finished() {
@@ -84,7 +88,9 @@ where
         match decode(&classical.recv().await?)? {
             SiftWire::Engine(msg) => engine.handle_classical(msg).map_err(engine_fault)?,
             SiftWire::FrameSent { .. } => {
-                return Err(ChannelError::Malformed("the receiver announced a frame".into()).into());
+                return Err(
+                    ChannelError::Malformed("the receiver announced a frame".into()).into(),
+                );
             }
         }
     }

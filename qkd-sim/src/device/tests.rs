@@ -267,31 +267,31 @@ async fn status_reports_degraded_after_an_abort() {
 
 #[tokio::test]
 async fn authentication_demand_is_met_from_the_key_identically_at_both_ends() {
-    // Demand 300 bits, capped at half of 1000 final bits -> 296 bits (whole bytes) diverted.
-    let pair = start_pair(1000, 300, 1, HashMap::new(), None, None);
+    // Demand 600 bits, capped at half of 1000 final bits -> 256 bits (one whole unit) diverted.
+    let pair = start_pair(1000, 600, 1, HashMap::new(), None, None);
     let a = pair.alice.next_block().await.unwrap();
     let b = pair.bob.next_block().await.unwrap();
     assert_eq!(a.key, b.key);
-    assert_eq!(a.stats.final_bits, 704);
-    // The background tasks go on producing blocks, so counters grow by 296 bits per block.
+    assert_eq!(a.stats.final_bits, 744);
+    // The background tasks go on producing blocks, so counters grow by 256 bits per block.
     let diverted = pair.alice.counters().auth_bits_diverted;
-    assert!(diverted >= 296 && diverted % 296 == 0, "{diverted}");
+    assert!(diverted >= 256 && diverted % 256 == 0, "{diverted}");
     let seen_a = pair.material[0].lock().unwrap().clone();
     let seen_b = pair.material[1].lock().unwrap().clone();
     assert!(!seen_a.is_empty() && !seen_b.is_empty());
     assert_eq!(seen_a[0], seen_b[0]);
-    assert_eq!(seen_a[0].len(), 37);
+    assert_eq!(seen_a[0].len(), 32);
     // The diverted bits are not part of the delivered key: the key is what follows them.
     let mut rng = ChaCha20Rng::seed_from_u64(42);
     let bools: Vec<bool> = (0..1000).map(|_| rng.random()).collect();
     let all = BitString::from_bools(&bools);
-    assert_eq!(all.slice(0, 296).to_bytes(), seen_a[0]);
+    assert_eq!(all.slice(0, 256).to_bytes(), seen_a[0]);
     assert_eq!(
         a.key.expose_secret(),
-        all.slice(296, 1000).to_bytes().as_slice()
+        all.slice(256, 1000).to_bytes().as_slice()
     );
-    // Large demand is capped; a tiny demand below one byte diverts nothing.
-    let pair = start_pair(100, 7, 1, HashMap::new(), None, None);
+    // A demand below one unit diverts nothing.
+    let pair = start_pair(100, 200, 1, HashMap::new(), None, None);
     assert_eq!(pair.bob.next_block().await.unwrap().stats.final_bits, 96);
     assert_eq!(pair.bob.counters().auth_bits_diverted, 0);
     let truncated = pair.bob.counters().bits_truncated;

@@ -28,6 +28,10 @@ use tokio::sync::mpsc;
 
 use super::block_channel::{AbortReason, BlockChannel, BlockEnd};
 
+/// Key is diverted to the authentication backend in whole units of this many bits (one AES-256
+/// key, or one pair of Wegman-Carter pads).
+pub(crate) const DIVERT_UNIT_BITS: u64 = 256;
+
 /// The link's classical channel as the worker needs it: a framed channel plus access to the
 /// authentication backend that protects it.
 pub(crate) trait LinkChannel: ClassicalChannel {
@@ -195,7 +199,7 @@ impl Worker {
         // Both ends compute the same diversion from the two markers.
         let demand = mine.auth_demand_bits.max(peer.auth_demand_bits);
         let cap = (final_bits as f64 * self.max_divert_fraction) as u64;
-        let diverted = (demand.min(cap) / 8 * 8) as usize;
+        let diverted = (demand.min(cap) / DIVERT_UNIT_BITS * DIVERT_UNIT_BITS) as usize;
         let total = product.key.len();
         if diverted > 0 {
             let material = product.key.slice(0, diverted).to_secret_key();
