@@ -16,6 +16,7 @@
 
 mod block_channel;
 mod config;
+pub mod distributed;
 mod engine;
 mod handle;
 mod link;
