@@ -68,7 +68,11 @@ fn table1(c: &mut Criterion) {
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(3));
     for (name, auth, randomness) in [
-        ("baseline_noauth_csprng", AuthConfig::None, RandomSource::Csprng),
+        (
+            "baseline_noauth_csprng",
+            AuthConfig::None,
+            RandomSource::Csprng,
+        ),
         ("aes_gcm", AuthConfig::aes_gcm(), RandomSource::Csprng),
         (
             "qrng_aes_gcm",

@@ -43,7 +43,10 @@ fn bb84_fast_path(c: &mut Criterion) {
     let channel = QuantumChannel::ideal()
         .with_depolarizing(0.05)
         .expect("valid");
-    for (name, channel) in [("ideal", QuantumChannel::ideal()), ("depolarizing_0.05", channel)] {
+    for (name, channel) in [
+        ("ideal", QuantumChannel::ideal()),
+        ("depolarizing_0.05", channel),
+    ] {
         let mut engine = EngineConfig::new(Protocol::Bb84, Backend::Product, 1 << 22);
         engine.frame_qubits = 1 << 20;
         let config = SimConfig {

@@ -19,7 +19,9 @@ use qkd_sim::device::{LinkConfig, SimulatedLink};
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let blocks: u64 = match std::env::args().nth(1) {
-        Some(arg) => arg.parse().map_err(|_| format!("not a block count: {arg}"))?,
+        Some(arg) => arg
+            .parse()
+            .map_err(|_| format!("not a block count: {arg}"))?,
         None => 8,
     };
     let config = LinkConfig::bb84(1 << 20, 0.02);

@@ -194,7 +194,9 @@ async fn pull(device: SimulatedDevice, args: &LinkArgs) -> Result<(), String> {
                 }
                 say(format!("block {} {}", block.index, block.stats.final_bits));
             }
-            Err(e @ (DeviceError::QberAboveThreshold { .. } | DeviceError::PostProcessing { .. })) => {
+            Err(
+                e @ (DeviceError::QberAboveThreshold { .. } | DeviceError::PostProcessing { .. }),
+            ) => {
                 say(format!("abort {e}"));
             }
             Err(e) => return Err(e.to_string()),
@@ -212,8 +214,12 @@ async fn run(cli: Cli) -> Result<(), String> {
         } => {
             let config = link.config()?;
             let bootstrap = link.bootstrap(&config)?;
-            let classical = TcpListener::bind(classical_listen).await.map_err(|e| e.to_string())?;
-            let quantum = TcpListener::bind(quantum_listen).await.map_err(|e| e.to_string())?;
+            let classical = TcpListener::bind(classical_listen)
+                .await
+                .map_err(|e| e.to_string())?;
+            let quantum = TcpListener::bind(quantum_listen)
+                .await
+                .map_err(|e| e.to_string())?;
             say(format!(
                 "ready classical={} quantum={}",
                 classical.local_addr().map_err(|e| e.to_string())?,
@@ -231,11 +237,17 @@ async fn run(cli: Cli) -> Result<(), String> {
         } => {
             let config = link.config()?;
             let listener = TcpListener::bind(listen).await.map_err(|e| e.to_string())?;
-            say(format!("ready listen={}", listener.local_addr().map_err(|e| e.to_string())?));
+            say(format!(
+                "ready listen={}",
+                listener.local_addr().map_err(|e| e.to_string())?
+            ));
             let report = run_middle(&config, &listener, bob_quantum)
                 .await
                 .map_err(|e| e.to_string())?;
-            say(format!("relayed {} frames; ended: {}", report.frames, report.ended_by));
+            say(format!(
+                "relayed {} frames; ended: {}",
+                report.frames, report.ended_by
+            ));
             Ok(())
         }
         RoleCmd::Alice {
@@ -339,7 +351,9 @@ fn demo(link: &mut LinkArgs) -> Result<(), String> {
             return Err(format!("a process failed: {status}"));
         }
     }
-    println!("demo: Alice, the middle process and Bob ran on loopback; both ends delivered the blocks above");
+    println!(
+        "demo: Alice, the middle process and Bob ran on loopback; both ends delivered the blocks above"
+    );
     Ok(())
 }
 
