@@ -81,10 +81,10 @@ pub(crate) fn bernoulli_classes<R: Rng + ?Sized>(rng: &mut R, classes: &[(u64, P
     while undecided != 0 {
         let mut t_word = 0u64;
         for &(mask, p) in classes {
-            if let Prob::Frac(t) = p {
-                if (t >> bit) & 1 == 1 {
-                    t_word |= mask;
-                }
+            if let Prob::Frac(t) = p
+                && (t >> bit) & 1 == 1
+            {
+                t_word |= mask;
             }
         }
         let r = rng.next_u64();
@@ -158,7 +158,7 @@ fn geometric_hits<R: Rng + ?Sized>(rng: &mut R, p: f64, len: usize, mut hit: imp
         // u uniform in (0, 1]: 53 random bits plus one, scaled.
         let u = ((rng.next_u64() >> 11) + 1) as f64 * (1.0 / 9_007_199_254_740_992.0);
         let gap = (u.ln() / log_q).floor();
-        if !(gap < (len - i) as f64) {
+        if gap.is_nan() || gap >= (len - i) as f64 {
             return;
         }
         i += gap as usize;
@@ -200,6 +200,7 @@ pub(crate) struct BasisWord {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ClassTable {
     one: [Prob; 8],
+    unrotated: bool,
 }
 
 impl ClassTable {
@@ -225,7 +226,10 @@ impl ClassTable {
                 *o = Prob::new((angle / 2.0).sin().powi(2));
             }
         }
-        Self { one }
+        Self {
+            one,
+            unrotated: rotation == 0.0,
+        }
     }
 }
 
@@ -240,6 +244,14 @@ pub(crate) fn measure_word<R: Rng + ?Sized>(
     rng: &mut R,
 ) -> u64 {
     let (k0, k1, k2, sy) = (frame.k0[w], frame.k1[w], frame.k2[w], frame.y[w]);
+    if table.unrotated && (k0 | sy | basis.b0 | basis.b2 | basis.y) & active == 0 {
+        // Common case (BB84/B92 states, Z/X bases, no rotation): the angle difference is even,
+        // d = 2 (k1 ^ b1) + 4 (k2 ^ (!k1 & b1)) mod 8: d = 0 -> 0, d = 4 -> 1, d = 2 or 6 -> coin.
+        let d1 = k1 ^ basis.b1;
+        let d2 = k2 ^ (!k1 & basis.b1);
+        let coin = if d1 & active != 0 { rng.next_u64() } else { 0 };
+        return active & ((!d1 & d2) | (d1 & coin));
+    }
     // Circular state in the circular basis: deterministic, outcome = sign.
     let yy = active & sy & basis.y;
     // Circular state measured linearly, or linear state measured circularly: fair coin.

@@ -165,6 +165,11 @@ impl Register {
         &mut self.state
     }
 
+    /// The state and the vacuum and dark masks, consuming the register.
+    pub(crate) fn into_parts(self) -> (StateVector, u32, u32) {
+        (self.state, self.vacuum, self.dark)
+    }
+
     /// Bit `q` set: qubit `q`'s photon did not reach Bob's detector.
     pub fn vacuum_mask(&self) -> u32 {
         self.vacuum

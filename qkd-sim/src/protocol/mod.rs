@@ -137,13 +137,13 @@ impl EngineConfig {
 
     /// Checks the parameters.
     pub fn validate(&self) -> Result<(), SimError> {
-        if let Backend::StateVector { register_qubits } = self.backend {
-            if register_qubits == 0 || register_qubits > MAX_REGISTER_QUBITS {
-                return Err(SimError::RegisterSize {
-                    num_qubits: register_qubits,
-                    max: MAX_REGISTER_QUBITS,
-                });
-            }
+        if let Backend::StateVector { register_qubits } = self.backend
+            && (register_qubits == 0 || register_qubits > MAX_REGISTER_QUBITS)
+        {
+            return Err(SimError::RegisterSize {
+                num_qubits: register_qubits,
+                max: MAX_REGISTER_QUBITS,
+            });
         }
         if self.frame_qubits == 0 {
             return Err(SimError::InvalidParameter {

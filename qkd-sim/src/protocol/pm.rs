@@ -386,8 +386,9 @@ impl<R: Rng> PmBob<R> {
         Ok(m)
     }
 
-    /// Measures state-vector registers qubit by qubit.
-    fn measure_registers(&mut self, regs: &mut [Register]) -> Result<MeasuredPlanes, SimError> {
+    /// Measures state-vector registers qubit by qubit, highest qubit first (large registers
+    /// shrink as Bob's detector absorbs each measured photon: see `svpath::measure_and_absorb`).
+    fn measure_registers(&mut self, regs: Vec<Register>) -> Result<MeasuredPlanes, SimError> {
         let len: usize = regs.iter().map(Register::num_qubits).sum();
         let words = len.div_ceil(64);
         let mut m = MeasuredPlanes::with_capacity(words);
@@ -399,10 +400,12 @@ impl<R: Rng> PmBob<R> {
             m.click.push(0);
             m.outcome.push(0);
         }
-        let mut i = 0usize;
-        for reg in regs.iter_mut() {
-            let (vac, dark) = (reg.vacuum_mask(), reg.dark_mask());
-            for q in 0..reg.num_qubits() {
+        let mut offset = 0usize;
+        for reg in regs {
+            let n = reg.num_qubits();
+            let (mut sv, vac, dark) = reg.into_parts();
+            for q in (0..n).rev() {
+                let i = offset + q;
                 let (w, b) = (i / 64, 1u64 << (i % 64));
                 let basis = if m.hi[w] & b != 0 {
                     MeasBasis::Y
@@ -415,7 +418,11 @@ impl<R: Rng> PmBob<R> {
                 let is_dark = (dark >> q) & 1 == 1;
                 let mut outcome = false;
                 if photon {
-                    outcome = svpath::measure(reg, q, basis, &mut self.rng)?;
+                    outcome = svpath::measure_and_absorb(&mut sv, q, basis, &mut self.rng)?;
+                } else if q + 1 == sv.num_qubits() && q >= svpath::ABSORB_FROM_QUBITS {
+                    // A lost photon is traced out unread (the rest of a product state does not
+                    // depend on the outcome).
+                    svpath::measure_and_absorb(&mut sv, q, MeasBasis::Z, &mut self.rng)?;
                 }
                 if is_dark {
                     outcome = self.rng.next_u64() & 1 == 1;
@@ -426,8 +433,8 @@ impl<R: Rng> PmBob<R> {
                 if outcome {
                     m.outcome[w] |= b;
                 }
-                i += 1;
             }
+            offset += n;
         }
         Ok(m)
     }
@@ -469,9 +476,9 @@ impl<R: Rng> Engine for PmBob<R> {
         let QuantumFrame { seq, payload } = frame;
         let (len, m) = match (payload, self.config.backend) {
             (FramePayload::Product(f), Backend::Product) => (f.len(), self.measure_product(&f)?),
-            (FramePayload::Registers(mut regs), Backend::StateVector { .. }) => {
+            (FramePayload::Registers(regs), Backend::StateVector { .. }) => {
                 let len = regs.iter().map(Register::num_qubits).sum();
-                (len, self.measure_registers(&mut regs)?)
+                (len, self.measure_registers(regs)?)
             }
             _ => {
                 return Err(protocol_error(

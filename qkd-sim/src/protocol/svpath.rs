@@ -6,7 +6,7 @@ use rand::Rng;
 use super::MeasBasis;
 use super::frame::{Register, SliceState};
 use crate::SimError;
-use crate::statevector::{Basis, Gate};
+use crate::statevector::{Basis, Gate, StateVector};
 
 /// A single-qubit operation of the channel.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -85,4 +85,50 @@ pub(crate) fn measure<R: Rng + ?Sized>(
     rng: &mut R,
 ) -> Result<bool, SimError> {
     reg.state_mut().measure(q, basis(b), rng)
+}
+
+/// Registers at least this large drop each qubit Bob has measured (see [`measure_and_absorb`]).
+pub(crate) const ABSORB_FROM_QUBITS: usize = 8;
+
+/// Bob's detection of qubit `q` of `sv`: a projective measurement in `b`, after which the
+/// detector has absorbed the photon. When `q` is the highest qubit of a register of at least
+/// [`ABSORB_FROM_QUBITS`] qubits, the measured qubit (now in a product state with the rest) is
+/// traced out and the register shrinks by half, so measuring the remaining qubits from the top
+/// down costs about two passes over the original register in all instead of `2n`. Otherwise the
+/// state is only collapsed.
+pub(crate) fn measure_and_absorb<R: Rng + ?Sized>(
+    sv: &mut StateVector,
+    q: usize,
+    b: MeasBasis,
+    rng: &mut R,
+) -> Result<bool, SimError> {
+    let n = sv.num_qubits();
+    let outcome = sv.measure(q, basis(b), rng)?;
+    if n < ABSORB_FROM_QUBITS || q + 1 != n {
+        return Ok(outcome);
+    }
+    // After the collapse, amplitudes are rest (x) v: the lower half is rest * v[0], the upper half
+    // rest * v[1]. Divide by the larger component of v to read `rest` back.
+    let v = outcome_vector(b, outcome);
+    let c = usize::from(v[1].norm_sqr() > v[0].norm_sqr());
+    let half = 1usize << q;
+    let inv = 1.0 / v[c];
+    let rest: Vec<Complex64> = sv.amplitudes()[c * half..(c + 1) * half]
+        .iter()
+        .map(|a| a * inv)
+        .collect();
+    *sv = StateVector::from_amplitudes(rest)?;
+    Ok(outcome)
+}
+
+/// The basis vector of `outcome` in `b`, as the state that basis measures with certainty.
+fn outcome_vector(b: MeasBasis, outcome: bool) -> [Complex64; 2] {
+    let o = u8::from(outcome);
+    state_vector(match b {
+        MeasBasis::Z => SliceState::Linear(4 * o),
+        MeasBasis::X => SliceState::Linear(2 + 4 * o),
+        MeasBasis::Breidbart => SliceState::Linear(1 + 4 * o),
+        MeasBasis::Y if outcome => SliceState::CircularMinus,
+        MeasBasis::Y => SliceState::CircularPlus,
+    })
 }

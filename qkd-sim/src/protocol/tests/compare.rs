@@ -109,4 +109,24 @@ fn fast_path_matches_state_vector_path() {
         let sv = run(protocol, SV5, 4000, channel, eve, seed + 500);
         compare(what, &fast, &sv);
     }
+    // Large registers (Bob absorbs measured qubits) with noise, loss and Eve.
+    let eve = EveConfig::new(0.5, EveBases::Bb84).ok();
+    let lossy = noisy
+        .with_detector(Detector {
+            efficiency: 0.5,
+            dark_count: 0.01,
+        })
+        .expect("valid");
+    let fast = run(Protocol::Bb84, Backend::Product, 12_000, lossy, eve, 2000);
+    let sv = run(
+        Protocol::Bb84,
+        Backend::StateVector {
+            register_qubits: 11,
+        },
+        3000,
+        lossy,
+        eve,
+        2001,
+    );
+    compare("bb84 11-qubit registers, lossy, eve", &fast, &sv);
 }

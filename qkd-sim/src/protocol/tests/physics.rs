@@ -18,6 +18,11 @@ fn ideal_channel_gives_identical_keys_of_exact_length() {
         SV5,
         Backend::StateVector { register_qubits: 1 },
         Backend::StateVector { register_qubits: 7 },
+        // From 8 qubits up Bob's detector absorbs measured qubits and the register shrinks.
+        Backend::StateVector { register_qubits: 9 },
+        Backend::StateVector {
+            register_qubits: 12,
+        },
     ];
     for protocol in [Protocol::Bb84, Protocol::SixState, Protocol::B92] {
         for backend in backends {
@@ -232,7 +237,10 @@ fn loss_and_efficiency_scale_detections() {
         .expect("valid");
     let expected = 10f64.powf(-6.0 / 10.0) * 0.6;
     assert!((ch.photon_detection_probability() - expected).abs() < 1e-12);
-    for (backend, bits) in [(Backend::Product, 5000), (SV5, 1000)] {
+    let sv10 = Backend::StateVector {
+        register_qubits: 10,
+    };
+    for (backend, bits) in [(Backend::Product, 5000), (SV5, 1000), (sv10, 1000)] {
         let r = run(Protocol::Bb84, backend, bits, ch, None, 700);
         assert_eq!(r.errors, 0);
         assert_proportion(
