@@ -3,6 +3,8 @@
 //! Backends are sans-IO, so the checks are plain (synchronous) functions. Each takes a fresh
 //! connected pair `(a, b)` of ends (frames sealed by one open at the other, in order, with no key
 //! replenished yet) and panics with a message naming the broken rule of the trait's contract.
+//! Backends that consume key must be provisioned for at least 50 frames per direction; only
+//! [`replenish_keeps_in_step`] refills them.
 //! [`run_auth_suite`] runs every check, each on a fresh pair from the factory. For a backend whose
 //! [`is_authenticating`](ChannelAuth::is_authenticating) is false ([`NoAuth`](crate::auth::NoAuth))
 //! only the checks that do not concern security run.
@@ -10,9 +12,8 @@
 //! What is checked, for authenticating backends:
 //! * round trips in both directions, of payloads from 0 bytes to 4 KiB, and frames no longer than
 //!   the payload plus [`frame_overhead`](ChannelAuth::frame_overhead);
-//! * every single-bit flip of a frame is rejected with [`AuthError::BadTag`] (for frames above
-//!   1 KiB, such as signature frames, every bit of the first and last 128 bytes and 1024 further
-//!   positions from a fixed-seed generator);
+//! * every single-bit flip of a frame is rejected with [`AuthError::BadTag`] (frames above 1 KiB,
+//!   such as signature frames, get a sample whose size [`AuthSuiteOptions`] sets);
 //! * every truncation, and an extension by one byte, is rejected;
 //! * replayed, reordered, reflected (sent back to its sealer) and random frames are rejected;
 //! * a rejected frame changes nothing: the genuine frame that follows is accepted, no key is
@@ -27,7 +28,7 @@
 //! use qkd_core::SecretKey;
 //! qkd_core::conformance::auth::run_auth_suite(|| {
 //!     let policy = AesGcmPolicy { max_messages_per_key: 5, ..AesGcmPolicy::default() };
-//!     AesGcmAuth::pair(SecretKey::from_vec(vec![3; 32 * 4]), policy).unwrap()
+//!     AesGcmAuth::pair(SecretKey::from_vec(vec![3; 32 * 16]), policy).unwrap()
 //! });
 //! ```
 
@@ -40,6 +41,29 @@ use crate::key::SecretKey;
 
 /// Frames up to this many bits get every bit flipped; longer ones a sample.
 const EXHAUSTIVE_FLIP_BITS: usize = 8192;
+
+/// How hard the costly checks work on frames too long to test exhaustively (above 1 KiB, such as
+/// signature frames). The defaults suit backends whose `open` takes microseconds; a backend with
+/// expensive verification (SLH-DSA) may lower them and say so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthSuiteOptions {
+    /// Single-bit flips tried on a long frame: half on its first bits (sequence number, header,
+    /// payload), a quarter on its last bits, a quarter at fixed-seed random positions.
+    pub flip_budget: usize,
+    /// Truncation points tried on a long frame: the shortest cuts, evenly spread ones and the
+    /// longest cuts.
+    pub cut_budget: usize,
+}
+
+impl Default for AuthSuiteOptions {
+    /// 3072 flips and 512 cuts.
+    fn default() -> Self {
+        Self {
+            flip_budget: 3072,
+            cut_budget: 512,
+        }
+    }
+}
 
 fn fail(check: &str, what: std::fmt::Arguments<'_>) -> ! {
     panic!("ChannelAuth conformance [{check}]: {what}")
@@ -106,15 +130,29 @@ fn without_rejected(u: AuthUsage) -> AuthUsage {
 }
 
 /// Bit positions to flip in a frame of `bits` bits.
-fn flip_positions(bits: usize) -> Vec<usize> {
-    if bits <= EXHAUSTIVE_FLIP_BITS {
+fn flip_positions(bits: usize, budget: usize) -> Vec<usize> {
+    if bits <= EXHAUSTIVE_FLIP_BITS || bits <= budget {
         return (0..bits).collect();
     }
-    let edge = 1024;
-    let mut positions: Vec<usize> = (0..edge).chain(bits - edge..bits).collect();
+    let head = budget / 2;
+    let tail = budget / 4;
+    let mut positions: Vec<usize> = (0..head).chain(bits - tail..bits).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(0xF11F);
-    positions.extend((0..1024).map(|_| edge + (rng.next_u64() as usize) % (bits - 2 * edge)));
+    let middle = bits - head - tail;
+    positions.extend((0..budget - head - tail).map(|_| head + (rng.next_u64() as usize) % middle));
     positions
+}
+
+/// Truncation points for a frame of `len` bytes.
+fn cut_points(len: usize, budget: usize) -> Vec<usize> {
+    if len <= 1024 || len <= budget {
+        return (0..len).collect();
+    }
+    let edge = (budget / 4).max(1);
+    let spread = (budget - 2 * edge).max(1);
+    let mut cuts: Vec<usize> = (0..edge).chain(len - edge..len).collect();
+    cuts.extend((0..spread).map(|i| edge + i * (len - 2 * edge) / spread));
+    cuts
 }
 
 /// Sealed payloads of 0 to 4096 bytes open at the peer, in both directions, interleaved and in runs.
@@ -227,7 +265,7 @@ pub fn usage_counters_exact<A: ChannelAuth>((mut a, mut b): (A, A)) {
 
 /// Every single-bit flip of a frame is rejected with `BadTag`; the rejections change nothing and
 /// the genuine frame is accepted afterwards.
-pub fn every_bit_flip_rejected<A: ChannelAuth>((mut a, mut b): (A, A)) {
+pub fn every_bit_flip_rejected<A: ChannelAuth>((mut a, mut b): (A, A), options: AuthSuiteOptions) {
     const CHECK: &str = "every_bit_flip_rejected";
     // Move past the first frame so that sequence numbers are not all zero.
     let warm = seal(CHECK, &mut a, b"warm-up");
@@ -235,7 +273,7 @@ pub fn every_bit_flip_rejected<A: ChannelAuth>((mut a, mut b): (A, A)) {
     let p = payload(7, 32);
     let frame = seal(CHECK, &mut a, &p);
     let before = b.usage();
-    let positions = flip_positions(frame.len() * 8);
+    let positions = flip_positions(frame.len() * 8, options.flip_budget);
     for &bit in &positions {
         let mut bad = frame.clone();
         bad[bit / 8] ^= 1 << (bit % 8);
@@ -275,19 +313,12 @@ pub fn every_bit_flip_rejected<A: ChannelAuth>((mut a, mut b): (A, A)) {
 
 /// Every truncation of a frame, and the frame with one extra byte, are rejected; the genuine frame
 /// is accepted afterwards.
-pub fn truncation_rejected<A: ChannelAuth>((mut a, mut b): (A, A)) {
+pub fn truncation_rejected<A: ChannelAuth>((mut a, mut b): (A, A), options: AuthSuiteOptions) {
     const CHECK: &str = "truncation_rejected";
     let p = payload(9, 48);
     let frame = seal(CHECK, &mut a, &p);
     let before = b.usage();
-    let cuts: Vec<usize> = if frame.len() <= 1024 {
-        (0..frame.len()).collect()
-    } else {
-        (0..256)
-            .chain(frame.len() - 256..frame.len())
-            .chain((256..frame.len() - 256).step_by(97))
-            .collect()
-    };
+    let cuts = cut_points(frame.len(), options.cut_budget);
     for &cut in &cuts {
         match b.open(&frame[..cut]) {
             Err(AuthError::Truncated { .. } | AuthError::BadTag) => {}
@@ -401,14 +432,18 @@ pub fn forgeries_rejected<A: ChannelAuth>((mut a, mut b): (A, A)) {
 }
 
 /// Replenishing both ends with identical material whenever either end asks for key keeps them in
-/// step for 300 round trips; accounting grows by exactly what was replenished.
+/// step for 300 round trips (10 for backends that hold no shared key); accounting grows by exactly
+/// what was replenished.
 pub fn replenish_keeps_in_step<A: ChannelAuth>((mut a, mut b): (A, A)) {
     const CHECK: &str = "replenish_keeps_in_step";
     let total = |u: AuthUsage| u.key_bits_consumed + u.key_bits_available;
     let (ta, tb) = (total(a.usage()), total(b.usage()));
     let mut added_bits = 0u64;
     let mut rng = ChaCha8Rng::seed_from_u64(0x5EED);
-    for i in 0..300 {
+    // Backends that hold no shared key (signatures) have nothing to replenish: a short run suffices.
+    let holds_key = ta + tb > 0 || a.key_demand_bits() > 0 || b.key_demand_bits() > 0;
+    let rounds = if holds_key { 300 } else { 10 };
+    for i in 0..rounds {
         let demand = a.key_demand_bits().max(b.key_demand_bits());
         if demand > 0 {
             let bytes = demand.div_ceil(256) as usize * 32;
@@ -446,9 +481,18 @@ pub fn replenish_keeps_in_step<A: ChannelAuth>((mut a, mut b): (A, A)) {
     }
 }
 
-/// Runs every check, each on a fresh pair from `factory`; only the non-security checks for a
-/// backend that does not authenticate.
-pub fn run_auth_suite<A, F>(mut factory: F)
+/// Runs every check with the default [`AuthSuiteOptions`], each on a fresh pair from `factory`;
+/// only the non-security checks for a backend that does not authenticate.
+pub fn run_auth_suite<A, F>(factory: F)
+where
+    A: ChannelAuth,
+    F: FnMut() -> (A, A),
+{
+    run_auth_suite_with(AuthSuiteOptions::default(), factory);
+}
+
+/// [`run_auth_suite`] with explicit options for the costly checks.
+pub fn run_auth_suite_with<A, F>(options: AuthSuiteOptions, mut factory: F)
 where
     A: ChannelAuth,
     F: FnMut() -> (A, A),
@@ -459,8 +503,8 @@ where
     if !probe.0.is_authenticating() {
         return;
     }
-    every_bit_flip_rejected(probe);
-    truncation_rejected(factory());
+    every_bit_flip_rejected(probe, options);
+    truncation_rejected(factory(), options);
     replay_rejected(factory());
     reordering_rejected(factory());
     reflection_rejected(factory());
