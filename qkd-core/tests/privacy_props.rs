@@ -3,7 +3,9 @@
 use proptest::prelude::*;
 use qkd_core::BitString;
 use qkd_core::distill::privacy::clmul::{clmul, clmul_reference, clmul_soft};
-use qkd_core::distill::privacy::{seed_len, toeplitz_hash, toeplitz_hash_naive};
+use qkd_core::distill::privacy::{
+    FFT_THRESHOLD, seed_len, toeplitz_hash, toeplitz_hash_clmul, toeplitz_hash_naive,
+};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
 fn random_bits(rng: &mut StdRng, len: usize) -> BitString {
@@ -106,5 +108,25 @@ fn large_sizes_spot_checked() {
             let naive = (0..n).fold(false, |acc, j| acc ^ (s.get(i + n - 1 - j) & x.get(j)));
             assert_eq!(y.get(i), naive, "n={n} m={m} bit {i}");
         }
+    }
+}
+
+/// Above the FFT threshold both fast paths (FFT and carry-less Karatsuba) must agree exactly; the
+/// carry-less path is itself checked against the naive product above.
+#[test]
+fn fft_path_equals_clmul_path() {
+    let mut rng = StdRng::seed_from_u64(99);
+    for _ in 0..6 {
+        let n = FFT_THRESHOLD + rng.random_range(0..60_000);
+        let m = match rng.random_range(0..3) {
+            0 => 1,
+            1 => n,
+            _ => rng.random_range(1..=n),
+        };
+        let s = random_bits(&mut rng, seed_len(n, m));
+        let x = random_bits(&mut rng, n);
+        let fft = toeplitz_hash(&s, &x, m).unwrap();
+        let clmul = toeplitz_hash_clmul(&s, &x, m).unwrap();
+        assert_eq!(fft, clmul, "n={n} m={m}");
     }
 }

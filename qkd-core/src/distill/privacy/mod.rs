@@ -28,6 +28,8 @@
 //! ```
 
 pub mod clmul;
+#[cfg(feature = "fft")]
+mod fft;
 mod toeplitz;
 
 use thiserror::Error;
@@ -68,6 +70,20 @@ pub enum PrivacyError {
         /// Length supplied.
         got: usize,
     },
+}
+
+/// Inputs of at least this many bits are hashed by FFT (feature `fft`, the default); shorter
+/// ones by carry-less multiplication. Chosen by measurement (see docs/benchmarks.md).
+pub const FFT_THRESHOLD: usize = 20_000;
+
+/// The carry-less (Karatsuba) product, whatever the size: the exact reference path that the
+/// FFT path falls back to. Exposed for tests and benchmarks.
+pub fn toeplitz_hash_clmul(
+    seed: &BitString,
+    input: &BitString,
+    output_len: usize,
+) -> Result<BitString, PrivacyError> {
+    ToeplitzHash::new(seed.clone(), input.len(), output_len)?.hash_clmul(input)
 }
 
 /// Number of seed bits for an `output_len x input_len` Toeplitz matrix: `n + m - 1`.
@@ -141,7 +157,19 @@ impl ToeplitzHash {
         self.output_len
     }
 
-    /// `T x` for an input of exactly `n` bits.
+    /// `T x` by carry-less multiplication only (see [`toeplitz_hash_clmul`]).
+    pub fn hash_clmul(&self, input: &BitString) -> Result<BitString, PrivacyError> {
+        if input.len() != self.input_len {
+            return Err(PrivacyError::InputLength {
+                expected: self.input_len,
+                got: input.len(),
+            });
+        }
+        Ok(self.clmul_product(input))
+    }
+
+    /// `T x` for an input of exactly `n` bits: by FFT from [`FFT_THRESHOLD`] bits on (when the
+    /// `fft` feature is on), else by carry-less multiplication.
     pub fn hash(&self, input: &BitString) -> Result<BitString, PrivacyError> {
         if input.len() != self.input_len {
             return Err(PrivacyError::InputLength {
@@ -149,6 +177,18 @@ impl ToeplitzHash {
                 got: input.len(),
             });
         }
+        let (n, m) = (self.input_len, self.output_len);
+        #[cfg(feature = "fft")]
+        if n >= FFT_THRESHOLD {
+            let seed = BitString::from_words(self.seed_words.clone(), seed_len(n, m));
+            if let Some(y) = fft::toeplitz_fft(&seed, input, m) {
+                return Ok(y);
+            }
+        }
+        Ok(self.clmul_product(input))
+    }
+
+    fn clmul_product(&self, input: &BitString) -> BitString {
         let (n, m) = (self.input_len, self.output_len);
         let shift = (64 - n % 64) % 64;
         let nw = (n + shift) / 64;
@@ -171,7 +211,7 @@ impl ToeplitzHash {
         }
         let mut y = Zeroizing::new(vec![0u64; mw]);
         toeplitz::multiply(&self.seed_words, &x, &mut y);
-        Ok(BitString::from_words(std::mem::take(&mut *y), m))
+        BitString::from_words(std::mem::take(&mut *y), m)
     }
 }
 
