@@ -65,9 +65,11 @@ fn bench_seal_open(c: &mut Criterion) {
         let (mut a, mut b) =
             WegmanCarterAuth::pair(material(&mut rng, 16 + 64 * 1024), wc_policy).unwrap();
         let refill = material(&mut rng, 64 * 1024);
-        group.bench_with_input(BenchmarkId::new("wegman-carter", size), &msg, |bench, msg| {
-            bench.iter(|| round(&mut a, &mut b, msg, &refill))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("wegman-carter", size),
+            &msg,
+            |bench, msg| bench.iter(|| round(&mut a, &mut b, msg, &refill)),
+        );
 
         let (mut a, mut b) = MlDsa44Auth::generate_pair(&mut rng);
         group.bench_with_input(BenchmarkId::new("ml-dsa-44", size), &msg, |bench, msg| {

@@ -275,7 +275,10 @@ async fn authentication_demand_is_met_from_the_key_identically_at_both_ends() {
     assert_eq!(a.stats.final_bits, 744);
     // The background tasks go on producing blocks, so counters grow by 256 bits per block.
     let diverted = pair.alice.counters().auth_bits_diverted;
-    assert!(diverted >= 256 && diverted % 256 == 0, "{diverted}");
+    assert!(
+        diverted >= 256 && diverted.is_multiple_of(256),
+        "{diverted}"
+    );
     let seen_a = pair.material[0].lock().unwrap().clone();
     let seen_b = pair.material[1].lock().unwrap().clone();
     assert!(!seen_a.is_empty() && !seen_b.is_empty());
@@ -295,7 +298,7 @@ async fn authentication_demand_is_met_from_the_key_identically_at_both_ends() {
     assert_eq!(pair.bob.next_block().await.unwrap().stats.final_bits, 96);
     assert_eq!(pair.bob.counters().auth_bits_diverted, 0);
     let truncated = pair.bob.counters().bits_truncated;
-    assert!(truncated >= 4 && truncated % 4 == 0, "{truncated}");
+    assert!(truncated >= 4 && truncated.is_multiple_of(4), "{truncated}");
 }
 
 #[tokio::test]
