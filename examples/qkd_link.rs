@@ -16,6 +16,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use qkd_core::{DeviceError, QuantumDevice};
 use qkd_sim::device::{LinkConfig, SimulatedLink};
 
+/// Prints a line above the progress bar (also when stdout is not a terminal).
+fn println_above(bar: &ProgressBar, line: String) {
+    bar.suspend(|| println!("{line}"));
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let blocks: u64 = match std::env::args().nth(1) {
@@ -37,10 +42,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     bar.set_style(ProgressStyle::with_template(
         "{bar:40} {pos}/{len} blocks  {msg}",
     )?);
-    bar.println(format!(
-        "{:>5} {:>10} {:>10} {:>8} {:>10} {:>10} {:>9} {:>9}",
-        "block", "raw", "sifted", "QBER", "disclosed", "final", "auth bits", "ms"
-    ));
+    println_above(
+        &bar,
+        format!(
+            "{:>5} {:>10} {:>10} {:>8} {:>10} {:>10} {:>9} {:>9}",
+            "block", "raw", "sifted", "QBER", "disclosed", "final", "auth bits", "ms"
+        ),
+    );
     let started = Instant::now();
     let (mut final_bits, mut aborted) = (0u64, 0u64);
     for _ in 0..blocks {
@@ -52,22 +60,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 let s = &a.stats;
                 final_bits += s.final_bits;
-                bar.println(format!(
-                    "{:>5} {:>10} {:>10} {:>7.3}% {:>10} {:>10} {:>9} {:>9.1}",
-                    a.index,
-                    s.raw_bits,
-                    s.sifted_bits,
-                    s.qber * 100.0,
-                    s.disclosed_bits,
-                    s.final_bits,
-                    s.auth_bits_consumed,
-                    s.duration.as_secs_f64() * 1e3
-                ));
+                println_above(
+                    &bar,
+                    format!(
+                        "{:>5} {:>10} {:>10} {:>7.3}% {:>10} {:>10} {:>9} {:>9.1}",
+                        a.index,
+                        s.raw_bits,
+                        s.sifted_bits,
+                        s.qber * 100.0,
+                        s.disclosed_bits,
+                        s.final_bits,
+                        s.auth_bits_consumed,
+                        s.duration.as_secs_f64() * 1e3
+                    ),
+                );
             }
             (Err(e @ DeviceError::QberAboveThreshold { .. }), Err(_))
             | (Err(e @ DeviceError::PostProcessing { .. }), Err(_)) => {
                 aborted += 1;
-                bar.println(format!("block aborted: {e}"));
+                println_above(&bar, format!("block aborted: {e}"));
             }
             (a, b) => {
                 bar.finish_and_clear();
