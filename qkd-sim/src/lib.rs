@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod channel;
+pub mod device;
 pub mod error;
 pub mod eve;
 pub mod protocol;

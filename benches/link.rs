@@ -1,0 +1,92 @@
+//! End-to-end secret-key throughput of the simulated link (in process, current-thread runtime,
+//! so both ends share one core), and the paper's Table 1 scenarios for a 4096-bit final key.
+//!
+//! ```sh
+//! cargo bench --bench link -- --warm-up-time 1 --measurement-time 3
+//! ```
+
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use qkd_core::QuantumDevice;
+use qkd_sim::device::{AuthConfig, LinkConfig, SimulatedLink};
+use qkd_sim::qrng::RandomSource;
+
+/// Runs `blocks` blocks on a fresh link and returns the final bits produced at Alice.
+fn run(runtime: &tokio::runtime::Runtime, config: &LinkConfig, blocks: u64) -> u64 {
+    runtime.block_on(async {
+        let (alice, bob) = SimulatedLink::start(config.clone()).expect("valid config");
+        let mut bits = 0;
+        for _ in 0..blocks {
+            let (a, b) = tokio::join!(alice.next_block(), bob.next_block());
+            let (a, b) = (a.expect("alice block"), b.expect("bob block"));
+            assert_eq!(a.key, b.key);
+            bits += a.stats.final_bits;
+        }
+        bits
+    })
+}
+
+fn one_core() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// BB84, QBER 2% (depolarizing 4%), Cascade + verification + finite-key PA + AES-256-GCM, one
+/// core. Throughput is in final secret bits per second (one block of 2^20 sifted bits).
+fn end_to_end(c: &mut Criterion) {
+    let runtime = one_core();
+    let mut config = LinkConfig::bb84(1 << 20, 0.04);
+    config.randomness = RandomSource::Seeded(1);
+    config.buffer_blocks = 1;
+    let final_bits = run(&runtime, &config, 1);
+    let mut group = c.benchmark_group("link_end_to_end");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(final_bits));
+    group.bench_function("bb84_qber2_aes_gcm_2^20_sifted", |b| {
+        b.iter(|| run(&runtime, &config, 1))
+    });
+    group.finish();
+}
+
+/// A noiseless BB84 link whose blocks of 2^15 sifted bits yield at least 4096 final bits with the
+/// default finite-key distillation (checked before timing).
+fn table1_config(auth: AuthConfig, randomness: RandomSource) -> LinkConfig {
+    let mut config = LinkConfig::bb84(1 << 15, 0.0);
+    config.auth = auth;
+    config.randomness = randomness;
+    config.buffer_blocks = 1;
+    config
+}
+
+/// The paper's Table 1: time to a 4096-bit final key (one block whose final key is >= 4096 bits).
+fn table1(c: &mut Criterion) {
+    let runtime = one_core();
+    let mut group = c.benchmark_group("table1_4096_bit_key");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(3));
+    for (name, auth, randomness) in [
+        (
+            "baseline_noauth_csprng",
+            AuthConfig::None,
+            RandomSource::Csprng,
+        ),
+        ("aes_gcm", AuthConfig::aes_gcm(), RandomSource::Csprng),
+        (
+            "qrng_aes_gcm",
+            AuthConfig::aes_gcm(),
+            RandomSource::Qrng { register_qubits: 5 },
+        ),
+    ] {
+        let config = table1_config(auth, randomness);
+        let bits = run(&runtime, &config, 1);
+        assert!(bits >= 4096, "{name}: {bits} final bits");
+        group.bench_function(name, |b| b.iter(|| run(&runtime, &config, 1)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, end_to_end, table1);
+criterion_main!(benches);

@@ -1,0 +1,248 @@
+//! Configuration of a simulated link.
+
+use std::time::Duration;
+
+use qkd_core::auth::{AesGcmAuth, AesGcmPolicy, WegmanCarterAuth, WegmanCarterPolicy};
+use qkd_core::distill::pipeline::PipelineConfig;
+use qkd_core::{ChannelAuth, DeviceError, NoAuth, Role, SecretKey};
+use serde::{Deserialize, Serialize};
+
+use crate::channel::QuantumChannel;
+use crate::eve::EveConfig;
+use crate::protocol::{Backend, EngineConfig, MAX_REGISTER_QUBITS, Protocol};
+use crate::qrng::RandomSource;
+
+/// How the classical channel between the two ends is authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthConfig {
+    /// No authentication (baselines only: not secure against an active attacker).
+    None,
+    /// AES-256-GCM with keys rotated from fresh QKD key ([`AesGcmAuth`]); the pre-shared
+    /// bootstrap holds [`AES_GCM_BOOTSTRAP_KEYS`] keys of 256 bits.
+    AesGcm {
+        /// Frames one direction protects under one key before rotating to the next.
+        max_messages_per_key: u64,
+    },
+    /// Wegman-Carter: GHASH with one-time-pad tags, information-theoretically secure
+    /// ([`WegmanCarterAuth`]); every frame consumes 128 bits of pad at each end.
+    WegmanCarter,
+}
+
+/// Keys of 256 bits in the pre-shared AES-GCM bootstrap (key 0, spares, and the reserve key).
+pub const AES_GCM_BOOTSTRAP_KEYS: usize = 8;
+/// Pad pairs (one pad per direction) in the pre-shared Wegman-Carter bootstrap: the reserve plus
+/// the low watermark of [`wegman_carter_policy`]. One block's classical exchange (every Cascade
+/// round trip is a frame) must fit in it, since fresh pads arrive only at the end of a block.
+pub const WEGMAN_CARTER_BOOTSTRAP_PADS: usize = 64 + 8192;
+
+/// The Wegman-Carter policy of a link: 64 reserve pads, and demand for key whenever fewer than
+/// 8192 pads per direction are left.
+pub fn wegman_carter_policy() -> WegmanCarterPolicy {
+    WegmanCarterPolicy {
+        reserve_pads: 64,
+        low_watermark_pads: 8192,
+    }
+}
+
+impl AuthConfig {
+    /// AES-256-GCM rotating keys every 1024 frames per direction.
+    pub fn aes_gcm() -> Self {
+        AuthConfig::AesGcm {
+            max_messages_per_key: 1024,
+        }
+    }
+
+    /// Short name for tables.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AuthConfig::None => "none",
+            AuthConfig::AesGcm { .. } => "aes-256-gcm",
+            AuthConfig::WegmanCarter => "wegman-carter",
+        }
+    }
+
+    /// Bytes of pre-shared secret both ends need before the first block.
+    pub fn bootstrap_bytes(&self) -> usize {
+        match self {
+            AuthConfig::None => 0,
+            AuthConfig::AesGcm { .. } => 32 * AES_GCM_BOOTSTRAP_KEYS,
+            AuthConfig::WegmanCarter => 16 + 32 * WEGMAN_CARTER_BOOTSTRAP_PADS,
+        }
+    }
+
+    /// Builds the backend of one end from the pre-shared bootstrap secret.
+    pub fn build(
+        &self,
+        role: Role,
+        bootstrap: SecretKey,
+    ) -> Result<Box<dyn ChannelAuth>, DeviceError> {
+        if bootstrap.len() != self.bootstrap_bytes() {
+            return Err(DeviceError::InvalidConfig(format!(
+                "{} needs {} bytes of pre-shared key, got {}",
+                self.name(),
+                self.bootstrap_bytes(),
+                bootstrap.len()
+            )));
+        }
+        Ok(match *self {
+            AuthConfig::None => Box::new(NoAuth::new()),
+            AuthConfig::AesGcm {
+                max_messages_per_key,
+            } => {
+                let policy = AesGcmPolicy {
+                    max_messages_per_key,
+                    ..AesGcmPolicy::default()
+                };
+                Box::new(AesGcmAuth::with_policy(role, bootstrap, policy)?)
+            }
+            AuthConfig::WegmanCarter => Box::new(WegmanCarterAuth::with_policy(
+                role,
+                bootstrap,
+                wegman_carter_policy(),
+            )?),
+        })
+    }
+}
+
+/// Everything that defines a simulated link. Both ends must use equal values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkConfig {
+    /// Identifies the link in [`DeviceInfo`](qkd_core::DeviceInfo).
+    pub link_id: String,
+    /// The prepare-and-measure protocol.
+    pub protocol: Protocol,
+    /// State-vector registers or the product-state fast path.
+    pub backend: Backend,
+    /// Sifted bits per block (before parameter estimation and distillation).
+    pub sifted_bits_per_block: usize,
+    /// Largest quantum frame, in qubits.
+    pub frame_qubits: usize,
+    /// The quantum channel model (noise, loss, detectors).
+    pub channel: QuantumChannel,
+    /// The eavesdropper, if any.
+    pub eve: Option<EveConfig>,
+    /// Authentication of the classical channel.
+    pub auth: AuthConfig,
+    /// Where each end draws its randomness (bases, bits, public seeds). With
+    /// [`RandomSource::Seeded`] each end, the channel and Eve get distinct derived seeds.
+    pub randomness: RandomSource,
+    /// Distillation (estimation, Cascade, verification, key length, privacy amplification).
+    pub distill: PipelineConfig,
+    /// Blocks each end buffers ahead of its consumer (at least 1).
+    pub buffer_blocks: usize,
+    /// A block taking longer than this is a fault (the peer is considered unreachable).
+    pub block_timeout: Option<Duration>,
+    /// At most this fraction of a block's final key is diverted to replenish the authentication
+    /// backend (in [0, 1)).
+    pub max_auth_divert_fraction: f64,
+}
+
+impl Default for LinkConfig {
+    /// BB84 on the fast path, 2^18 sifted bits per block, 2% depolarizing noise (QBER 1%),
+    /// AES-256-GCM, OS-seeded CSPRNG, default distillation.
+    fn default() -> Self {
+        Self::bb84(1 << 18, 0.02)
+    }
+}
+
+impl LinkConfig {
+    /// BB84 on the fast path with `sifted_bits_per_block` and depolarizing probability
+    /// `depolarizing` (QBER = d/2 with the channel's convention), AES-256-GCM, CSPRNG.
+    pub fn bb84(sifted_bits_per_block: usize, depolarizing: f64) -> Self {
+        Self {
+            link_id: "sim-link".into(),
+            protocol: Protocol::Bb84,
+            backend: Backend::Product,
+            sifted_bits_per_block,
+            frame_qubits: 1 << 18,
+            channel: QuantumChannel {
+                depolarizing,
+                ..QuantumChannel::ideal()
+            },
+            eve: None,
+            auth: AuthConfig::aes_gcm(),
+            randomness: RandomSource::Csprng,
+            distill: PipelineConfig::default(),
+            buffer_blocks: 4,
+            block_timeout: Some(Duration::from_secs(120)),
+            max_auth_divert_fraction: 0.5,
+        }
+    }
+
+    /// Checks every parameter (channel, Eve, engine, sizes).
+    pub fn validate(&self) -> Result<(), DeviceError> {
+        let invalid = |e: crate::SimError| DeviceError::InvalidConfig(e.to_string());
+        self.channel.validate().map_err(invalid)?;
+        if let Some(eve) = &self.eve {
+            eve.validate().map_err(invalid)?;
+        }
+        self.engine_config().validate().map_err(invalid)?;
+        if let Backend::StateVector { register_qubits } = self.backend
+            && (register_qubits == 0 || register_qubits > MAX_REGISTER_QUBITS)
+        {
+            return Err(DeviceError::InvalidConfig(format!(
+                "register of {register_qubits} qubits (1 to {MAX_REGISTER_QUBITS})"
+            )));
+        }
+        if self.sifted_bits_per_block < 64 {
+            return Err(DeviceError::InvalidConfig(
+                "sifted_bits_per_block must be at least 64".into(),
+            ));
+        }
+        if self.buffer_blocks == 0 {
+            return Err(DeviceError::InvalidConfig(
+                "buffer_blocks must be at least 1".into(),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.max_auth_divert_fraction) {
+            return Err(DeviceError::InvalidConfig(
+                "max_auth_divert_fraction must be in [0, 1)".into(),
+            ));
+        }
+        if self.link_id.is_empty() {
+            return Err(DeviceError::InvalidConfig(
+                "link_id must not be empty".into(),
+            ));
+        }
+        qkd_core::distill::pipeline::Pipeline::new(
+            self.distill.clone(),
+            qkd_core::distill::pipeline::PipelineRole::Initiator,
+        )
+        .map_err(|e| DeviceError::InvalidConfig(e.to_string()))?;
+        Ok(())
+    }
+
+    /// The protocol engines' configuration.
+    pub fn engine_config(&self) -> EngineConfig {
+        let mut config = EngineConfig::new(self.protocol, self.backend, self.sifted_bits_per_block);
+        config.frame_qubits = self.frame_qubits;
+        config
+    }
+
+    /// Protocol name reported in [`DeviceInfo`](qkd_core::DeviceInfo).
+    pub fn protocol_name(&self) -> &'static str {
+        match self.protocol {
+            Protocol::Bb84 => "BB84",
+            Protocol::SixState => "six-state",
+            Protocol::B92 => "B92",
+        }
+    }
+
+    /// The randomness source of one party: `stream` 1 is Alice, 2 Bob, 3 the channel, 4 Eve,
+    /// 5 the pre-shared bootstrap key (distinct derived seeds when seeded).
+    pub(crate) fn source_for(&self, stream: u64) -> RandomSource {
+        match self.randomness {
+            RandomSource::Seeded(seed) => RandomSource::Seeded(derive_seed(seed, stream)),
+            other => other,
+        }
+    }
+}
+
+/// SplitMix64 over (seed, stream): nearby seeds give unrelated streams.
+pub(crate) fn derive_seed(seed: u64, stream: u64) -> u64 {
+    let mut z = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

@@ -1,0 +1,107 @@
+//! [`SimulatedLink`]: both ends of a link in one process.
+
+use qkd_core::channel::AuthenticatedChannel;
+use qkd_core::{ClassicalChannel, DeviceError, DeviceInfo, MemoryChannel, Role, SecretKey};
+use zeroize::Zeroizing;
+
+use super::config::LinkConfig;
+use super::engine::{ChannelStage, PmEnd};
+use super::handle::SimulatedDevice;
+use super::port::{MEMORY_PORT_CAPACITY, MemoryPort, QuantumPort, TransformingPort};
+use super::worker::{LinkChannel, Worker};
+use crate::protocol::QuantumFrame;
+use crate::qrng::RandomSource;
+
+/// Builds both ends of a simulated QKD link in this process.
+///
+/// Alice's quantum frames pass through Eve (if configured) and the channel model on their way to
+/// Bob over an in-process queue; the classical channel is an
+/// [`AuthenticatedChannel`] over a [`MemoryChannel`] with the configured backend, whose
+/// pre-shared bootstrap secret is drawn here (stream 5 of the configured randomness) and given to
+/// both ends.
+///
+/// ```
+/// use qkd_core::QuantumDevice;
+/// use qkd_sim::device::{LinkConfig, SimulatedLink};
+/// use qkd_sim::qrng::RandomSource;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), qkd_core::DeviceError> {
+/// let mut config = LinkConfig::bb84(1 << 14, 0.02);
+/// config.randomness = RandomSource::Seeded(7);
+/// let (alice, bob) = SimulatedLink::start(config)?;
+/// let (a, b) = tokio::join!(alice.next_block(), bob.next_block());
+/// let (a, b) = (a?, b?);
+/// assert_eq!((a.index, a.key.clone()), (b.index, b.key));
+/// assert!(a.stats.final_bits > 0);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct SimulatedLink;
+
+impl SimulatedLink {
+    /// Validates `config` and starts both ends (Alice first) on the current Tokio runtime.
+    pub fn start(config: LinkConfig) -> Result<(SimulatedDevice, SimulatedDevice), DeviceError> {
+        config.validate()?;
+        let bootstrap = bootstrap_secret(&config)?;
+        let (ca, cb) = MemoryChannel::pair();
+        let (tx, rx) = MemoryPort::<QuantumFrame>::pair(MEMORY_PORT_CAPACITY);
+        let stage = ChannelStage::new(config.channel, config.eve, build_rng(config.source_for(3))?);
+        let alice = start_end(
+            Role::Alice,
+            &config,
+            ca,
+            Box::new(TransformingPort::new(tx, stage)),
+            bootstrap.clone(),
+        )?;
+        let bob = start_end(Role::Bob, &config, cb, Box::new(rx), bootstrap)?;
+        Ok((alice, bob))
+    }
+}
+
+pub(crate) fn build_rng(source: RandomSource) -> Result<Box<dyn rand::Rng + Send>, DeviceError> {
+    source
+        .build()
+        .map_err(|e| DeviceError::InvalidConfig(format!("randomness source: {e}")))
+}
+
+/// Draws the pre-shared authentication secret for an in-process link.
+fn bootstrap_secret(config: &LinkConfig) -> Result<SecretKey, DeviceError> {
+    let mut bytes = Zeroizing::new(vec![0u8; config.auth.bootstrap_bytes()]);
+    build_rng(config.source_for(5))?.fill_bytes(&mut bytes);
+    Ok(SecretKey::from_zeroizing(bytes))
+}
+
+/// Starts one end over `classical` (authenticated here) and `port`.
+pub(crate) fn start_end<C: ClassicalChannel + 'static>(
+    role: Role,
+    config: &LinkConfig,
+    classical: C,
+    port: Box<dyn QuantumPort<QuantumFrame>>,
+    bootstrap: SecretKey,
+) -> Result<SimulatedDevice, DeviceError> {
+    let auth = config.auth.build(role, bootstrap)?;
+    let channel: Box<dyn LinkChannel> = Box::new(AuthenticatedChannel::new(classical, auth));
+    let rng = build_rng(config.source_for(match role {
+        Role::Alice => 1,
+        Role::Bob => 2,
+    }))?;
+    let engine = PmEnd::new(role, config, port, rng)?;
+    let info = DeviceInfo {
+        link_id: config.link_id.clone(),
+        protocol: config.protocol_name().into(),
+        role,
+        peer: format!("{}/{:?}", config.link_id, role.peer()).to_lowercase(),
+        vendor: concat!("qkd-sim ", env!("CARGO_PKG_VERSION"), " (simulated)").into(),
+        nominal_key_rate_bps: None,
+        block_bits: config.sifted_bits_per_block as u64,
+    };
+    SimulatedDevice::start(info, config.buffer_blocks, |queue, counters| Worker {
+        engine: Box::new(engine),
+        channel,
+        queue,
+        counters,
+        block_timeout: config.block_timeout,
+        max_divert_fraction: config.max_auth_divert_fraction,
+    })
+}

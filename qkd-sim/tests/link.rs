@@ -1,0 +1,234 @@
+//! End-to-end tests of the in-process simulated link: trait conformance, agreement, Eve aborts,
+//! authentication backends and key diversion.
+
+use proptest::prelude::*;
+use qkd_core::conformance::device::run_quantum_device_suite;
+use qkd_core::{DeviceError, DeviceState, QuantumDevice};
+use qkd_sim::device::{AuthConfig, LinkConfig, SimulatedLink};
+use qkd_sim::eve::{EveBases, EveConfig};
+use qkd_sim::protocol::{Backend, Protocol};
+use qkd_sim::qrng::RandomSource;
+
+/// 2^16 sifted bits per block: large enough for a positive finite-key length at QBER ~1%
+/// (statistical correction ~0.06 with the default eps), small enough to keep tests fast.
+fn small(seed: u64, depolarizing: f64) -> LinkConfig {
+    let mut config = LinkConfig::bb84(1 << 16, depolarizing);
+    config.randomness = RandomSource::Seeded(seed);
+    config.frame_qubits = 1 << 15;
+    config.buffer_blocks = 2;
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_the_quantum_device_conformance_suite() {
+    let mut seed = 0;
+    run_quantum_device_suite(|| {
+        seed += 1;
+        let config = small(seed, 0.02);
+        async move { SimulatedLink::start(config).expect("valid config") }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_agree_and_statistics_add_up() {
+    let (alice, bob) = SimulatedLink::start(small(11, 0.04)).unwrap();
+    for index in 0..3 {
+        let (a, b) = tokio::join!(alice.next_block(), bob.next_block());
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!((a.index, b.index), (index, index));
+        assert_eq!(a.key, b.key);
+        let s = &a.stats;
+        assert_eq!(s.sifted_bits, 1 << 16);
+        // BB84 sifting keeps about half the qubits: raw is roughly twice the sifted length.
+        assert!(s.raw_bits > s.sifted_bits * 3 / 2 && s.raw_bits < s.sifted_bits * 3);
+        assert!(s.final_bits > 0 && s.final_bits < s.sifted_bits - s.sampled_bits);
+        assert!(s.disclosed_bits > 0);
+        // Depolarizing 4% gives QBER 2%; the sample of ~6554 bits has sigma ~0.0017, so 5 sigma
+        // is below 0.009.
+        assert!((s.qber - 0.02).abs() < 0.009, "qber {}", s.qber);
+    }
+    assert_eq!(alice.status().blocks_delivered, 3);
+    assert_eq!(bob.status().state, DeviceState::Running);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eve_above_threshold_aborts_every_block_at_both_ends() {
+    let mut config = small(12, 0.0);
+    config.eve = Some(EveConfig::new(1.0, EveBases::Bb84).unwrap());
+    let (alice, bob) = SimulatedLink::start(config).unwrap();
+    for index in 0..3 {
+        let (a, b) = tokio::join!(alice.next_block(), bob.next_block());
+        for result in [a, b] {
+            match result {
+                Err(DeviceError::QberAboveThreshold {
+                    index: got,
+                    qber,
+                    threshold,
+                }) => {
+                    assert_eq!(got, index);
+                    // Full intercept-resend: QBER 25%; the bound is above the estimate.
+                    assert!(qber > 0.2, "{qber}");
+                    assert_eq!(threshold, 0.11);
+                }
+                other => panic!("expected a QBER abort, got {other:?}"),
+            }
+        }
+    }
+    for device in [&alice, &bob] {
+        let status = device.status();
+        assert_eq!(status.state, DeviceState::Degraded);
+        assert_eq!(status.blocks_aborted, 3);
+        assert_eq!(status.blocks_delivered, 0);
+        assert_eq!(status.key_bits_delivered, 0);
+        assert!(status.last_qber.unwrap() > 0.2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_consuming_backends_are_replenished_from_the_link() {
+    for auth in [
+        AuthConfig::WegmanCarter,
+        // A block of 2^16 sifted bits exchanges several hundred frames (Cascade round trips):
+        // rotating every 256 frames uses a few keys per block and forces replenishment.
+        AuthConfig::AesGcm {
+            max_messages_per_key: 256,
+        },
+    ] {
+        let mut config = small(13, 0.02);
+        config.auth = auth;
+        let (alice, bob) = SimulatedLink::start(config).unwrap();
+        for _ in 0..3 {
+            let (a, b) = tokio::join!(alice.next_block(), bob.next_block());
+            let (a, b) = (a.unwrap(), b.unwrap());
+            assert_eq!(a.key, b.key, "{auth:?}");
+            assert!(a.stats.auth_bits_consumed > 0, "{auth:?}");
+        }
+        let diverted = alice.counters().auth_bits_diverted;
+        assert!(diverted > 0, "{auth:?}: no key diverted");
+        assert!(diverted.is_multiple_of(256));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_auth_link_consumes_no_key() {
+    let mut config = small(14, 0.02);
+    config.auth = AuthConfig::None;
+    let (alice, bob) = SimulatedLink::start(config).unwrap();
+    let (a, b) = tokio::join!(alice.next_block(), bob.next_block());
+    let (b, a) = (b.expect("bob"), a.expect("alice"));
+    assert_eq!(a.key, b.key);
+    assert_eq!(a.stats.auth_bits_consumed, 0);
+    assert_eq!(alice.counters().auth_bits_diverted, 0);
+}
+
+#[tokio::test]
+async fn invalid_configurations_are_errors() {
+    let mut bad = small(1, 0.02);
+    bad.channel.depolarizing = 1.5;
+    assert!(matches!(
+        SimulatedLink::start(bad),
+        Err(DeviceError::InvalidConfig(_))
+    ));
+    let mut bad = small(1, 0.02);
+    bad.backend = Backend::StateVector { register_qubits: 0 };
+    assert!(matches!(
+        SimulatedLink::start(bad),
+        Err(DeviceError::InvalidConfig(_))
+    ));
+    let mut bad = small(1, 0.02);
+    bad.buffer_blocks = 0;
+    assert!(matches!(
+        SimulatedLink::start(bad),
+        Err(DeviceError::InvalidConfig(_))
+    ));
+    let mut bad = small(1, 0.02);
+    bad.distill.qber_threshold = 2.0;
+    assert!(matches!(
+        SimulatedLink::start(bad),
+        Err(DeviceError::InvalidConfig(_))
+    ));
+    let mut bad = small(1, 0.02);
+    bad.max_auth_divert_fraction = 1.0;
+    assert!(matches!(
+        SimulatedLink::start(bad),
+        Err(DeviceError::InvalidConfig(_))
+    ));
+}
+
+fn protocol() -> impl Strategy<Value = Protocol> {
+    prop_oneof![
+        Just(Protocol::Bb84),
+        Just(Protocol::SixState),
+        Just(Protocol::B92)
+    ]
+}
+
+fn backend() -> impl Strategy<Value = Backend> {
+    prop_oneof![
+        Just(Backend::Product),
+        (1usize..=6).prop_map(|register_qubits| Backend::StateVector { register_qubits }),
+    ]
+}
+
+fn run_blocks(
+    config: LinkConfig,
+    blocks: u64,
+) -> Vec<[Result<qkd_core::KeyBlock, DeviceError>; 2]> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let (alice, bob) = SimulatedLink::start(config).unwrap();
+        let mut out = Vec::new();
+        for _ in 0..blocks {
+            let (a, b) = tokio::join!(alice.next_block(), bob.next_block());
+            out.push([a, b]);
+        }
+        out
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    /// Below the threshold (depolarizing <= 6%, QBER <= 3%) the ends always yield identical blocks.
+    #[test]
+    fn below_threshold_the_ends_yield_identical_blocks(
+        seed in any::<u64>(),
+        protocol in protocol(),
+        backend in backend(),
+        depolarizing in 0.0f64..0.06,
+    ) {
+        let mut config = small(seed, depolarizing);
+        config.protocol = protocol;
+        config.backend = backend;
+        for (index, [a, b]) in run_blocks(config, 2).into_iter().enumerate() {
+            let (a, b) = (a.unwrap(), b.unwrap());
+            prop_assert_eq!(a.index, index as u64);
+            prop_assert_eq!(b.index, index as u64);
+            prop_assert_eq!(&a.key, &b.key);
+            prop_assert!(a.stats.final_bits > 0);
+        }
+    }
+
+    /// With Eve intercepting (nearly) everything the QBER is far above 11%: never a key.
+    #[test]
+    fn above_threshold_the_ends_never_yield_a_key(
+        seed in any::<u64>(),
+        protocol in prop_oneof![Just(Protocol::Bb84), Just(Protocol::SixState)],
+        backend in backend(),
+        fraction in 0.8f64..=1.0,
+    ) {
+        let mut config = small(seed, 0.0);
+        config.protocol = protocol;
+        config.backend = backend;
+        config.eve = Some(EveConfig::new(fraction, EveBases::Bb84).unwrap());
+        for [a, b] in run_blocks(config, 2) {
+            prop_assert!(matches!(a, Err(DeviceError::QberAboveThreshold { .. })), "{:?}", a.map(|k| k.index));
+            prop_assert!(matches!(b, Err(DeviceError::QberAboveThreshold { .. })), "{:?}", b.map(|k| k.index));
+        }
+    }
+}
