@@ -17,7 +17,9 @@ use std::time::Instant;
 
 use qkd_core::BitString;
 use qkd_core::distill::binary_entropy;
-use qkd_core::distill::cascade::{CascadeConfig, CascadePlan, CascadeVariant, reconcile_in_process};
+use qkd_core::distill::cascade::{
+    CascadeConfig, CascadePlan, CascadeVariant, reconcile_in_process,
+};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 
