@@ -1,8 +1,7 @@
 //! Privacy amplification (Toeplitz hashing), verification and pipeline throughput.
 //!
 //! `cargo bench --bench privacy -- --warm-up-time 1 --measurement-time 3`
-//! Add `RUSTFLAGS="-C target-cpu=native"` to use the PCLMULQDQ instruction (see
-//! `qkd_core::distill::privacy::clmul`).
+//! Figures and the machine they ran on: docs/benchmarks.md, section `distill-pa`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use qkd_core::BitString;
