@@ -177,9 +177,9 @@ impl ToeplitzHash {
                 got: input.len(),
             });
         }
-        let (n, m) = (self.input_len, self.output_len);
         #[cfg(feature = "fft")]
-        if n >= FFT_THRESHOLD {
+        if self.input_len >= FFT_THRESHOLD {
+            let (n, m) = (self.input_len, self.output_len);
             let seed = BitString::from_words(self.seed_words.clone(), seed_len(n, m));
             if let Some(y) = fft::toeplitz_fft(&seed, input, m) {
                 return Ok(y);
