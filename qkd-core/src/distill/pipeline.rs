@@ -1,7 +1,7 @@
 //! The distillation pipeline: sifted key in, identical secret key (or an error) out.
 //!
 //! Both ends run a [`Pipeline`] with the same [`PipelineConfig`] over a
-//! [`ClassicalChannel`](crate::channel::ClassicalChannel) (authenticated by a wrapper, not here):
+//! [`ClassicalChannel`] (authenticated by a wrapper, not here):
 //! the *initiator* (usually Alice) holds the reference key and draws every public random seed from
 //! its RNG; the *responder* (usually Bob) corrects its key towards the initiator's.
 //!
@@ -12,7 +12,7 @@
 //! 3. **Cascade**: the responder runs the [`CascadeCorrector`], the initiator the
 //!    [`CascadeResponder`]; every parity disclosed is counted.
 //! 4. **Verification**: the initiator draws the hash keys *after* Cascade and sends its tags; the
-//!    responder compares; on mismatch both discard the block ([`verify`](super::verify)).
+//!    responder compares; on mismatch both discard the block ([`verify`]).
 //! 5. **Key length**: both compute the same length from public quantities
 //!    ([`keylength`](super::keylength)); zero is an error.
 //! 6. **Privacy amplification**: the initiator draws the Toeplitz seed (`n + m - 1` truly random
