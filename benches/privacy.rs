@@ -1,13 +1,15 @@
 //! Privacy amplification (Toeplitz hashing), verification and pipeline throughput.
 //!
 //! `cargo bench --bench privacy -- --warm-up-time 1 --measurement-time 3`
-//! Add `RUSTFLAGS="-C target-cpu=native"` to use the PCLMULQDQ instruction (see
-//! `qkd_core::distill::privacy::clmul`).
+//! Figures and the machine they ran on: docs/benchmarks.md, section `distill-pa`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use qkd_core::BitString;
+use qkd_core::MemoryChannel;
+use qkd_core::distill::pipeline::{Pipeline, PipelineConfig, PipelineRole};
 use qkd_core::distill::privacy::{ToeplitzHash, seed_len};
 use qkd_core::distill::verify::{VerifyRequest, respond};
+use rand_core::SeedableRng;
 
 /// Deterministic pseudo-random bits (SplitMix64), enough for benchmarks.
 fn bits(len: usize, mut state: u64) -> BitString {
@@ -25,7 +27,7 @@ fn bits(len: usize, mut state: u64) -> BitString {
 
 fn privacy_amplification(c: &mut Criterion) {
     let mut group = c.benchmark_group("toeplitz");
-    for &n in &[10_000usize, 1_000_000, 10_000_000, 100_000_000] {
+    for &n in &[10_000usize, 100_000, 1_000_000, 10_000_000, 100_000_000] {
         if n >= 10_000_000 {
             group.sample_size(10);
         }
@@ -36,13 +38,18 @@ fn privacy_amplification(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("n_m=n/2", n), &input, |b, x| {
             b.iter(|| hash.hash(x).expect("hash"))
         });
+        if n <= 1_000_000 {
+            group.bench_with_input(BenchmarkId::new("clmul_only", n), &input, |b, x| {
+                b.iter(|| hash.hash_clmul(x).expect("hash"))
+            });
+        }
     }
     group.finish();
 }
 
 fn verification(c: &mut Criterion) {
     let mut group = c.benchmark_group("verify");
-    for &n in &[1_000_000usize] {
+    for &n in &[10_000usize, 1_000_000] {
         let key = bits(n, 3);
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::new("tag_and_check", n), &key, |b, k| {
@@ -55,5 +62,50 @@ fn verification(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, privacy_amplification, verification);
+/// The whole pipeline on 1e6 sifted bits at QBER 2%, both ends in-process over a MemoryChannel.
+fn pipeline(c: &mut Criterion) {
+    let n = 1_000_000;
+    let alice = bits(n, 5);
+    let mut bob = alice.clone();
+    // 2% errors at pseudo-random positions: word k of `noise` below 0.02 * 2^64 flips bit k.
+    let noise = bits(64 * n, 6);
+    let limit = (0.02 * u64::MAX as f64) as u64;
+    for (i, &w) in noise.words().iter().enumerate() {
+        if w < limit {
+            bob.flip(i);
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("runtime");
+    let mut group = c.benchmark_group("pipeline");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function(BenchmarkId::new("qber_2pct", n), |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let (mut ca, mut cb) = MemoryChannel::pair();
+                let (a, bk) = (alice.clone(), bob.clone());
+                let ta = tokio::spawn(async move {
+                    let p = Pipeline::new(PipelineConfig::default(), PipelineRole::Initiator)?;
+                    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+                    p.run(a, &mut ca, &mut rng).await
+                });
+                let tb = tokio::spawn(async move {
+                    let p = Pipeline::new(PipelineConfig::default(), PipelineRole::Responder)?;
+                    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(2);
+                    p.run(bk, &mut cb, &mut rng).await
+                });
+                let (ka, kb) = (ta.await.expect("task"), tb.await.expect("task"));
+                let (ka, kb) = (ka.expect("alice"), kb.expect("bob"));
+                assert_eq!(ka.key, kb.key);
+                ka.stats.final_bits
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, privacy_amplification, verification, pipeline);
 criterion_main!(benches);

@@ -265,3 +265,22 @@ async fn bad_input_is_an_error() {
         ));
     }
 }
+
+#[tokio::test]
+async fn garbage_from_the_peer_is_a_protocol_error() {
+    use qkd_core::ClassicalChannel;
+    let (mut ours, mut theirs) = MemoryChannel::pair();
+    theirs.send(vec![0xff; 7]).await.unwrap();
+    let p = Pipeline::new(PipelineConfig::default(), PipelineRole::Responder).unwrap();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(0);
+    let r = p.run(BitString::zeros(10_000), &mut ours, &mut rng).await;
+    assert!(
+        matches!(r, Err(PipelineError::Protocol(_))),
+        "{:?}",
+        r.err()
+    );
+    // A peer that goes away is a channel error, not a hang.
+    drop(theirs);
+    let r = p.run(BitString::zeros(10_000), &mut ours, &mut rng).await;
+    assert!(matches!(r, Err(PipelineError::Channel(_))), "{:?}", r.err());
+}

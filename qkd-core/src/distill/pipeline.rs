@@ -1,7 +1,7 @@
 //! The distillation pipeline: sifted key in, identical secret key (or an error) out.
 //!
 //! Both ends run a [`Pipeline`] with the same [`PipelineConfig`] over a
-//! [`ClassicalChannel`](crate::channel::ClassicalChannel) (authenticated by a wrapper, not here):
+//! [`ClassicalChannel`] (authenticated by a wrapper, not here):
 //! the *initiator* (usually Alice) holds the reference key and draws every public random seed from
 //! its RNG; the *responder* (usually Bob) corrects its key towards the initiator's.
 //!
@@ -12,11 +12,13 @@
 //! 3. **Cascade**: the responder runs the [`CascadeCorrector`], the initiator the
 //!    [`CascadeResponder`]; every parity disclosed is counted.
 //! 4. **Verification**: the initiator draws the hash keys *after* Cascade and sends its tags; the
-//!    responder compares; on mismatch both discard the block ([`verify`](super::verify)).
+//!    responder compares; on mismatch both discard the block ([`verify`]).
 //! 5. **Key length**: both compute the same length from public quantities
 //!    ([`keylength`](super::keylength)); zero is an error.
 //! 6. **Privacy amplification**: the initiator draws the Toeplitz seed (`n + m - 1` truly random
-//!    bits, sent in frames that fit the channel), both hash ([`privacy`](super::privacy)).
+//!    bits, sent in frames that fit the channel), both hash ([`privacy`](super::privacy)); the
+//!    responder confirms with a last message, so the initiator never keeps a key that the
+//!    responder failed to produce.
 //!
 //! A run either returns the final key with [`PipelineStats`] or fails with a [`PipelineError`];
 //! it never returns a partial key, and keys that failed verification are never returned.
@@ -236,6 +238,11 @@ enum Message {
         words: Vec<u64>,
     },
     SeedChunk(Vec<u64>),
+    /// The responder has its final key (sent last, so that the initiator never keeps a key the
+    /// responder lacks).
+    Done {
+        final_bits: u64,
+    },
 }
 
 /// One end of the distillation pipeline.
@@ -525,6 +532,17 @@ impl Pipeline {
             BitString::from_words(words, seed_bits)
         };
         let final_key = ToeplitzHash::new(seed, n, final_len)?.hash(&key)?;
+        if initiator {
+            match io.recv().await? {
+                Message::Done { final_bits } if final_bits == final_len as u64 => {}
+                _ => return Err(unexpected("Done")),
+            }
+        } else {
+            io.send(&Message::Done {
+                final_bits: final_len as u64,
+            })
+            .await?;
+        }
         stats.final_bits = final_key.len() as u64;
         stats.privacy_time = t.elapsed();
         stats.total_time = start.elapsed();

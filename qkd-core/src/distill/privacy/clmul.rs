@@ -1,15 +1,13 @@
 //! Carry-less (GF(2)\[x\]) multiplication of two 64-bit words into a 128-bit product.
 //!
-//! Two implementations with the same result:
-//! * [`clmul_soft`]: portable safe Rust, built on ordinary integer multiplication with "holes"
-//!   (each operand is split into five interleaved bit classes so that carries never reach a bit
-//!   of the class that is kept);
-//! * a hardware path (`PCLMULQDQ`) compiled in when the crate is built with that target feature
-//!   enabled (for example `RUSTFLAGS="-C target-cpu=native"` on a recent x86-64). Since Rust 1.87
-//!   the intrinsics are safe functions when the feature is enabled at compile time, so this path
-//!   needs no `unsafe` code at all. Without the feature the portable path is used.
+//! [`clmul_soft`] is portable safe Rust built on ordinary integer multiplication with "holes"
+//! (each operand is split into five interleaved bit classes so that carries never reach a bit of
+//! the class that is kept). It is checked against the bit-by-bit [`clmul_reference`].
 //!
-//! [`clmul`] picks the hardware path when it was compiled in; tests cross-check both.
+//! There is no hardware (`PCLMULQDQ`) path: calling the intrinsic needs `unsafe` in Rust 1.95
+//! (also with `-C target-cpu=native`, because only functions carrying `#[target_feature]` may call
+//! it safely, and a plain function must call those through `unsafe`), and this crate forbids
+//! unsafe code. [`clmul`] is the single place where such a path would be added.
 
 /// Bit masks of the five classes of positions `i ≡ c (mod 5)` in a 64-bit word.
 const M64: [u64; 5] = masks64();
@@ -55,33 +53,8 @@ pub fn clmul_soft(a: u64, b: u64) -> u128 {
     r
 }
 
-/// Carry-less product using the `PCLMULQDQ` instruction (compiled only when the target feature
-/// is enabled at build time, which makes the intrinsics safe to call).
-#[cfg(all(
-    target_arch = "x86_64",
-    target_feature = "pclmulqdq",
-    target_feature = "sse2"
-))]
-#[inline]
-pub fn clmul_hw(a: u64, b: u64) -> u128 {
-    use core::arch::x86_64::{
-        _mm_clmulepi64_si128, _mm_cvtsi64_si128, _mm_cvtsi128_si64, _mm_unpackhi_epi64,
-    };
-    let p = _mm_clmulepi64_si128(_mm_cvtsi64_si128(a as i64), _mm_cvtsi64_si128(b as i64), 0);
-    let lo = _mm_cvtsi128_si64(p) as u64;
-    let hi = _mm_cvtsi128_si64(_mm_unpackhi_epi64(p, p)) as u64;
-    (lo as u128) | ((hi as u128) << 64)
-}
-
-/// True when [`clmul`] uses the hardware instruction (decided at compile time).
-pub const HARDWARE: bool = cfg!(all(
-    target_arch = "x86_64",
-    target_feature = "pclmulqdq",
-    target_feature = "sse2"
-));
-
-/// Carry-less product of `a` and `b`: the hardware instruction when compiled in, else
-/// [`clmul_soft`].
+/// Carry-less product of `a` and `b` (currently always [`clmul_soft`]; the single entry point a
+/// hardware path would plug into).
 ///
 /// ```
 /// use qkd_core::distill::privacy::clmul::clmul;
@@ -90,22 +63,7 @@ pub const HARDWARE: bool = cfg!(all(
 /// ```
 #[inline]
 pub fn clmul(a: u64, b: u64) -> u128 {
-    #[cfg(all(
-        target_arch = "x86_64",
-        target_feature = "pclmulqdq",
-        target_feature = "sse2"
-    ))]
-    {
-        clmul_hw(a, b)
-    }
-    #[cfg(not(all(
-        target_arch = "x86_64",
-        target_feature = "pclmulqdq",
-        target_feature = "sse2"
-    )))]
-    {
-        clmul_soft(a, b)
-    }
+    clmul_soft(a, b)
 }
 
 /// Bit-by-bit reference product (slow; for tests).

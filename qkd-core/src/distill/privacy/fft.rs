@@ -16,6 +16,8 @@
 //!
 //! Buffers that held key-dependent values are overwritten with zeros before they are freed.
 
+use std::sync::{Mutex, OnceLock};
+
 use realfft::RealFftPlanner;
 use realfft::num_complex::Complex;
 use zeroize::Zeroize;
@@ -65,9 +67,15 @@ fn wipe(spectrum: &mut [Complex<f64>]) {
 pub(crate) fn toeplitz_fft(seed: &BitString, x: &BitString, m: usize) -> Option<BitString> {
     let n = x.len();
     let len = fft_len(n + m - 1);
-    let mut planner = RealFftPlanner::<f64>::new();
-    let forward = planner.plan_fft_forward(len);
-    let inverse = planner.plan_fft_inverse(len);
+    let (forward, inverse) = {
+        // Plans are cached by length inside the planner; planning a large size is costly.
+        static PLANNER: OnceLock<Mutex<RealFftPlanner<f64>>> = OnceLock::new();
+        let mut planner = PLANNER
+            .get_or_init(|| Mutex::new(RealFftPlanner::new()))
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        (planner.plan_fft_forward(len), planner.plan_fft_inverse(len))
+    };
 
     let mut buf = vec![0f64; len];
     unpack_into(seed, &mut buf);
@@ -143,15 +151,34 @@ mod tests {
     }
 
     #[test]
+    fn large_sizes_round_cleanly() {
+        let mut rng = StdRng::seed_from_u64(22);
+        for (n, m) in [
+            (20_000usize, 10_000usize),
+            (100_000, 50_000),
+            (300_001, 123_457),
+        ] {
+            let s = BitString::from_words(
+                (0..seed_len(n, m).div_ceil(64))
+                    .map(|_| rng.random())
+                    .collect(),
+                seed_len(n, m),
+            );
+            let x = BitString::from_words((0..n.div_ceil(64)).map(|_| rng.random()).collect(), n);
+            assert!(toeplitz_fft(&s, &x, m).is_some(), "n={n} m={m}");
+        }
+    }
+
+    #[test]
     fn lengths_are_smooth_and_large_enough() {
         for min in [1usize, 2, 3, 5, 7, 100, 1000, 1_500_000, 150_000_000] {
             let l = fft_len(min);
-            assert!(l >= min && l % 2 == 0, "{min} -> {l}");
+            assert!(l >= min && l.is_multiple_of(2), "{min} -> {l}");
             let mut r = l;
-            while r % 2 == 0 {
+            while r.is_multiple_of(2) {
                 r /= 2;
             }
-            while r % 3 == 0 {
+            while r.is_multiple_of(3) {
                 r /= 3;
             }
             assert_eq!(r, 1);

@@ -8,11 +8,17 @@
 //! adversary's information when `m` is chosen as in [`keylength`](super::keylength).
 //!
 //! `y_i` is the coefficient of `z^(i + n - 1)` in the GF(2)\[z\] product `S(z) X(z)`
-//! (`S = sum s_k z^k`, `X = sum x_j z^j`): the hash is a slice of a polynomial product. We compute
-//! it on 64-bit words with carry-less multiplication and a Karatsuba-style recursion on Toeplitz
-//! blocks (see the `toeplitz` module source), after shifting the input up by `(64 - n % 64) % 64`
-//! zero bits so that its length is a multiple of 64 (this leaves `y` unchanged). Every result is
-//! checked in the tests against [`toeplitz_hash_naive`], the bit-by-bit matrix-vector product.
+//! (`S = sum s_k z^k`, `X = sum x_j z^j`): the hash is a slice of a polynomial product. Two exact
+//! ways to compute it:
+//! * below [`FFT_THRESHOLD`] input bits (or without the `fft` feature): on 64-bit words with
+//!   carry-less multiplication and a Karatsuba-style recursion on Toeplitz blocks (see the
+//!   `toeplitz` module source), after shifting the input up by `(64 - n % 64) % 64` zero bits so
+//!   that its length is a multiple of 64 (this leaves `y` unchanged);
+//! * from [`FFT_THRESHOLD`] on: one real `f64` FFT convolution, rounded, with the rounding error
+//!   measured at run time and the carry-less path as fallback (see the `fft` module source).
+//!
+//! The tests check both against [`toeplitz_hash_naive`], the bit-by-bit matrix-vector product,
+//! and against each other.
 //!
 //! ```
 //! use qkd_core::BitString;
@@ -177,9 +183,9 @@ impl ToeplitzHash {
                 got: input.len(),
             });
         }
-        let (n, m) = (self.input_len, self.output_len);
         #[cfg(feature = "fft")]
-        if n >= FFT_THRESHOLD {
+        if self.input_len >= FFT_THRESHOLD {
+            let (n, m) = (self.input_len, self.output_len);
             let seed = BitString::from_words(self.seed_words.clone(), seed_len(n, m));
             if let Some(y) = fft::toeplitz_fft(&seed, input, m) {
                 return Ok(y);
