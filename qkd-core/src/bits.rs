@@ -129,7 +129,7 @@ impl BitString {
 
     /// Appends one bit.
     pub fn push(&mut self, value: bool) {
-        if self.len % 64 == 0 {
+        if self.len.is_multiple_of(64) {
             self.words.push(0);
         }
         self.len += 1;
@@ -146,7 +146,11 @@ impl BitString {
 
     /// Parity (XOR) of bits `start..end`. Panics if the range is out of bounds.
     pub fn parity_range(&self, start: usize, end: usize) -> bool {
-        assert!(start <= end && end <= self.len, "range {start}..{end} out of {}", self.len);
+        assert!(
+            start <= end && end <= self.len,
+            "range {start}..{end} out of {}",
+            self.len
+        );
         if start == end {
             return false;
         }
@@ -175,7 +179,11 @@ impl BitString {
 
     /// Bits `start..end` as a new string. Panics if the range is out of bounds.
     pub fn slice(&self, start: usize, end: usize) -> BitString {
-        assert!(start <= end && end <= self.len, "range {start}..{end} out of {}", self.len);
+        assert!(
+            start <= end && end <= self.len,
+            "range {start}..{end} out of {}",
+            self.len
+        );
         let len = end - start;
         let mut out = BitString::zeros(len);
         let shift = start % 64;
@@ -195,10 +203,10 @@ impl BitString {
 
     /// Zeroes the unused bits of the last word.
     pub fn clear_tail(&mut self) {
-        if self.len % 64 != 0 {
-            if let Some(last) = self.words.last_mut() {
-                *last &= (1u64 << (self.len % 64)) - 1;
-            }
+        if !self.len.is_multiple_of(64)
+            && let Some(last) = self.words.last_mut()
+        {
+            *last &= (1u64 << (self.len % 64)) - 1;
         }
     }
 
@@ -234,7 +242,16 @@ mod tests {
     fn parity_and_slice_match_naive() {
         let bools: Vec<bool> = (0..300).map(|i| (i * 7919 + i / 3) % 5 < 2).collect();
         let b = BitString::from_bools(&bools);
-        for (s, e) in [(0, 0), (0, 1), (3, 64), (63, 65), (0, 300), (64, 128), (5, 250), (299, 300)] {
+        for (s, e) in [
+            (0, 0),
+            (0, 1),
+            (3, 64),
+            (63, 65),
+            (0, 300),
+            (64, 128),
+            (5, 250),
+            (299, 300),
+        ] {
             let naive = bools[s..e].iter().filter(|&&x| x).count() % 2 == 1;
             assert_eq!(b.parity_range(s, e), naive, "{s}..{e}");
             let sl = b.slice(s, e);

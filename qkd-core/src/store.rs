@@ -68,8 +68,12 @@ pub trait KeyStore: Send + Sync {
     async fn put(&self, stream: StreamId, chunks: Vec<(u64, SecretKey)>) -> Result<(), StoreError>;
 
     /// Reserves the given chunks for `owner`.
-    async fn reserve(&self, stream: StreamId, indexes: &[u64], owner: &str)
-    -> Result<(), StoreError>;
+    async fn reserve(
+        &self,
+        stream: StreamId,
+        indexes: &[u64],
+        owner: &str,
+    ) -> Result<(), StoreError>;
 
     /// Reserves the `count` lowest-indexed available chunks for `owner` and returns their indexes
     /// in increasing order; fails with [`StoreError::Insufficient`] (reserving nothing) when fewer
@@ -90,8 +94,12 @@ pub trait KeyStore: Send + Sync {
     ) -> Result<Vec<SecretKey>, StoreError>;
 
     /// Releases chunks reserved by `owner`, making them available again.
-    async fn release(&self, stream: StreamId, indexes: &[u64], owner: &str)
-    -> Result<(), StoreError>;
+    async fn release(
+        &self,
+        stream: StreamId,
+        indexes: &[u64],
+        owner: &str,
+    ) -> Result<(), StoreError>;
 
     /// Deletes (and zeroizes) the given chunks whether reserved or not; indexes not present are
     /// ignored. Returns how many were deleted.
