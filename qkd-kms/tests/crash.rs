@@ -1,1 +1,2 @@
+//! Crash test (placeholder replaced below).
 fn main() {}
