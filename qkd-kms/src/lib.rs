@@ -11,3 +11,6 @@
 pub mod store;
 
 pub use store::{MasterKey, MemoryStore, RedbStore};
+pub mod module;
+
+pub use module::{ModuleConfig, QkdModule};
