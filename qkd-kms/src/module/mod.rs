@@ -40,6 +40,7 @@ pub mod qos;
 pub mod schedule;
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -53,6 +54,9 @@ use tokio::sync::{Notify, watch};
 use self::peer::{InProcessPeer, PeerHandler, PeerLink, PeerMessage, PeerReply};
 use self::qos::{Negotiated, negotiate};
 use self::schedule::{Chunker, Schedule};
+
+/// Blocks a stream may hold before its start block is agreed (see `wait_for_handshakes`).
+const MAX_UNSTARTED_BLOCKS: usize = 256;
 
 /// Configuration of a [`QkdModule`]. Both modules of a link must use the same `slot_count`.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,6 +129,8 @@ struct Shared<D, S> {
     claims: Notify,
     /// Signalled when key is read or a stream closes (wakes a producer waiting for room).
     room: Notify,
+    /// Set when the module is dropped: background loops exit.
+    stopped: AtomicBool,
 }
 
 /// The QKD module of one end of a link (see the module docs).
@@ -135,6 +141,8 @@ pub struct QkdModule<D, S> {
 
 impl<D, S> Drop for QkdModule<D, S> {
     fn drop(&mut self) {
+        self.shared.stopped.store(true, Ordering::SeqCst);
+        self.shared.room.notify_waiters();
         self.puller.abort();
     }
 }
@@ -165,6 +173,7 @@ where
             produce: tokio::sync::Mutex::new(()),
             claims: Notify::new(),
             room: Notify::new(),
+            stopped: AtomicBool::new(false),
         });
         let puller = tokio::spawn(Arc::clone(&shared).pull());
         Arc::new(Self { shared, puller })
@@ -250,6 +259,7 @@ where
                         // Blocks of unclaimed slots drop here (SecretKey zeroizes itself).
                     }
                     self.drain().await;
+                    self.wait_for_handshakes().await;
                 }
                 Err(DeviceError::Shutdown) => return,
                 Err(
@@ -261,6 +271,20 @@ where
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
+        }
+    }
+
+    /// Bounds the blocks held for streams whose start is not agreed yet (an open in flight): the
+    /// puller pauses while one of them holds [`MAX_UNSTARTED_BLOCKS`] blocks.
+    async fn wait_for_handshakes(&self) {
+        loop {
+            let waiting = self.lock().streams.values().any(|s| {
+                s.start.is_none() && s.pending.len() >= MAX_UNSTARTED_BLOCKS
+            });
+            if !waiting || self.stopped.load(Ordering::SeqCst) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 
@@ -305,7 +329,7 @@ where
         let mut chunks: VecDeque<SecretKey> = chunks.into();
         while !chunks.is_empty() {
             let room = self.room.notified();
-            if !self.lock().streams.contains_key(&ksid) {
+            if self.stopped.load(Ordering::SeqCst) || !self.lock().streams.contains_key(&ksid) {
                 return; // closed: the chunks drop and zeroize
             }
             let free = match self.store.counts(ksid).await {
@@ -394,6 +418,12 @@ where
             }
             let free = state.schedule.free_own_slots();
             let slot_count = state.schedule.slot_count();
+            if free.is_empty() {
+                return Err(no_connection(format!(
+                    "all {} key slots of this direction are in use",
+                    state.schedule.own_slot_count()
+                )));
+            }
             let (qos, n) = match negotiate(
                 requested,
                 &self.config,
@@ -406,12 +436,6 @@ where
                     return Err(ModuleError::QosNotMet { counter_proposal });
                 }
             };
-            if free.is_empty() {
-                return Err(no_connection(format!(
-                    "all {} key slots of this direction are in use",
-                    state.schedule.own_slot_count()
-                )));
-            }
             let slots: Vec<u32> = free.into_iter().take(n as usize).collect();
             state
                 .schedule
@@ -456,7 +480,6 @@ where
                         stream.peer_app |= app_connected;
                     }
                 }
-                self.drain().await;
                 let status = if app_connected {
                     Status::Successful
                 } else {
@@ -616,7 +639,11 @@ where
         if known {
             sh.attach(qos, ksid).await
         } else {
-            sh.open_new(source, destination, qos, ksid).await
+            let opened = sh.open_new(source, destination, qos, ksid).await?;
+            // Cut the blocks held during the handshake, without making the caller wait for room.
+            let shared = Arc::clone(&self.shared);
+            tokio::spawn(async move { shared.drain().await });
+            Ok(opened)
         }
     }
 
