@@ -164,7 +164,11 @@ fn check(dir: &Path, runtime: &tokio::runtime::Runtime) -> (usize, usize, usize)
         for entry in table.iter().expect("iter") {
             let (k, v) = entry.expect("entry");
             let (s, index) = k.value();
-            assert_eq!(s, stream().as_uuid().as_u128(), "record of an unknown stream");
+            assert_eq!(
+                s,
+                stream().as_uuid().as_u128(),
+                "record of an unknown stream"
+            );
             let key = cipher
                 .open(stream(), index, v.value())
                 .unwrap_or_else(|e| panic!("record {index} does not decrypt: {e}"));
@@ -181,10 +185,16 @@ fn check(dir: &Path, runtime: &tokio::runtime::Runtime) -> (usize, usize, usize)
             fate.takes_returned
         );
         if fate.takes_returned == 1 {
-            assert!(!present.contains(&index), "taken index {index} is present again");
+            assert!(
+                !present.contains(&index),
+                "taken index {index} is present again"
+            );
         }
         if fate.put_acked && !fate.take_intent {
-            assert!(present.contains(&index), "acknowledged put {index} was lost");
+            assert!(
+                present.contains(&index),
+                "acknowledged put {index} was lost"
+            );
         }
     }
     for index in &present {
@@ -231,8 +241,14 @@ fn parent() {
          {present} keys present; all invariants held",
         started.elapsed()
     );
-    assert!(acked > 100, "the children did too little work ({acked} puts)");
-    assert!(taken > 20, "the children did too little work ({taken} takes)");
+    assert!(
+        acked > 100,
+        "the children did too little work ({acked} puts)"
+    );
+    assert!(
+        taken > 20,
+        "the children did too little work ({taken} takes)"
+    );
 }
 
 fn main() {

@@ -57,8 +57,8 @@ async fn module_over_memory_store_passes_key_module_suite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn module_over_redb_store_passes_key_module_suite() {
     let dir = tempfile::tempdir().unwrap();
-    let key = MasterKey::from_bytes(std::array::from_fn(|i| (i as u8).wrapping_mul(29) ^ 0x6b))
-        .unwrap();
+    let key =
+        MasterKey::from_bytes(std::array::from_fn(|i| (i as u8).wrapping_mul(29) ^ 0x6b)).unwrap();
     let mut n = 0u64;
     run_key_module_suite(|| {
         n += 1;
@@ -85,12 +85,27 @@ async fn chunks_follow_the_documented_schedule() {
     let p = memory_pair(seed, ModuleConfig::default());
     let ksid = open_both(&p, &qos(24)).await;
     let slots = p.alice.slots_of(ksid);
-    assert_eq!(slots, p.bob.slots_of(ksid), "both ends record the same slots");
-    assert_eq!(slots, vec![0], "the first stream opened at Alice takes slot 0");
+    assert_eq!(
+        slots,
+        p.bob.slots_of(ksid),
+        "both ends record the same slots"
+    );
+    assert_eq!(
+        slots,
+        vec![0],
+        "the first stream opened at Alice takes slot 0"
+    );
     let n = 40u64;
     let mut got = Vec::new();
     for i in 0..n {
-        got.extend_from_slice(p.alice.get_key(ksid, Some(i), 1024).await.unwrap().key.expose_secret());
+        got.extend_from_slice(
+            p.alice
+                .get_key(ksid, Some(i), 1024)
+                .await
+                .unwrap()
+                .key
+                .expose_secret(),
+        );
     }
     // Find the start block: the first slot-0 block from which the concatenation matches.
     let slot_count = u64::from(ModuleConfig::default().slot_count);
@@ -108,7 +123,10 @@ async fn chunks_follow_the_documented_schedule() {
             }
             expect[..got.len()] == got[..]
         });
-    assert!(start.is_some(), "chunks are not the slot-0 blocks concatenated from any start");
+    assert!(
+        start.is_some(),
+        "chunks are not the slot-0 blocks concatenated from any start"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,7 +138,11 @@ async fn close_ends_the_stream_at_both_modules_and_deletes_chunks() {
     p.bob.close(ksid).await.unwrap();
     for module in [&p.alice, &p.bob] {
         assert_eq!(
-            module.get_key(ksid, Some(0), 1024).await.unwrap_err().status(),
+            module
+                .get_key(ksid, Some(0), 1024)
+                .await
+                .unwrap_err()
+                .status(),
             Status::NoQkdConnection
         );
         let counts = module.store().counts(ksid).await.unwrap();
@@ -154,7 +176,11 @@ async fn full_buffer_stops_pulling_until_key_is_read() {
         before,
         "the puller does not take blocks from the device while the buffer is full"
     );
-    assert_eq!(p.alice.available(ksid).await.unwrap(), 4, "never above capacity");
+    assert_eq!(
+        p.alice.available(ksid).await.unwrap(),
+        4,
+        "never above capacity"
+    );
     // Reading makes room; pulling resumes and later indexes arrive and still agree.
     for i in 0..12u64 {
         let a = p.alice.get_key(ksid, Some(i), 1024).await.unwrap();
@@ -190,7 +216,11 @@ async fn min_bps_counter_proposal_and_slot_exhaustion() {
         min_bps: 900,
         ..qos(32)
     };
-    let err = p.alice.open_connect(src, dst, &too_much, None).await.unwrap_err();
+    let err = p
+        .alice
+        .open_connect(src, dst, &too_much, None)
+        .await
+        .unwrap_err();
     let ModuleError::QosNotMet { counter_proposal } = err else {
         panic!("expected status 7, got {err:?}");
     };
@@ -198,7 +228,11 @@ async fn min_bps_counter_proposal_and_slot_exhaustion() {
     let ksid = open_both(&p, &counter_proposal).await;
     assert_eq!(p.alice.slots_of(ksid), vec![0, 2, 4, 6, 8, 10, 12, 14]);
     // Alice's direction is full: another stream from Alice cannot get a slot (status 4) ...
-    let err = p.alice.open_connect(src, dst, &qos(32), None).await.unwrap_err();
+    let err = p
+        .alice
+        .open_connect(src, dst, &qos(32), None)
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Status::NoQkdConnection);
     // ... while Bob's direction still has all its slots.
     let from_bob = p.bob.open_connect(dst, src, &qos(32), None).await.unwrap();
@@ -218,10 +252,16 @@ async fn unreachable_peer_is_status_4_and_leaves_nothing_behind() {
         ModuleConfig::default(),
     );
     let (src, dst) = endpoints();
-    let err = lonely.open_connect(&src, &dst, &qos(32), None).await.unwrap_err();
+    let err = lonely
+        .open_connect(&src, &dst, &qos(32), None)
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Status::NoQkdConnection);
     assert!(lonely.store().streams().await.unwrap().is_empty());
-    assert_eq!(lonely.slots_of(qkd_core::StreamId::new_random()), Vec::<u32>::new());
+    assert_eq!(
+        lonely.slots_of(qkd_core::StreamId::new_random()),
+        Vec::<u32>::new()
+    );
     // The slot was released: all 8 of Alice's slots are still free.
     let config = ModuleConfig {
         key_rate_bps: Some(1600.0),
@@ -265,12 +305,22 @@ async fn many_streams_in_both_directions_are_disjoint() {
     let mut streams = Vec::new();
     for k in 0..6 {
         let opened = if k % 2 == 0 {
-            let o = p.alice.open_connect(src, dst, &qos(20), None).await.unwrap();
-            p.bob.open_connect(dst, src, &qos(20), Some(o.ksid)).await.unwrap();
+            let o = p
+                .alice
+                .open_connect(src, dst, &qos(20), None)
+                .await
+                .unwrap();
+            p.bob
+                .open_connect(dst, src, &qos(20), Some(o.ksid))
+                .await
+                .unwrap();
             o.ksid
         } else {
             let o = p.bob.open_connect(dst, src, &qos(20), None).await.unwrap();
-            p.alice.open_connect(src, dst, &qos(20), Some(o.ksid)).await.unwrap();
+            p.alice
+                .open_connect(src, dst, &qos(20), Some(o.ksid))
+                .await
+                .unwrap();
             o.ksid
         };
         streams.push(opened);
@@ -281,7 +331,10 @@ async fn many_streams_in_both_directions_are_disjoint() {
             let a = p.alice.get_key(ksid, Some(i), 1024).await.unwrap();
             let b = p.bob.get_key(ksid, Some(i), 1024).await.unwrap();
             assert_eq!(a.key, b.key);
-            assert!(!all.contains(&a.key), "key shared between streams or indexes");
+            assert!(
+                !all.contains(&a.key),
+                "key shared between streams or indexes"
+            );
             all.push(a.key);
         }
     }

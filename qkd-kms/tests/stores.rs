@@ -8,8 +8,11 @@ use qkd_core::{KeyStore, SecretKey, StoreError, StreamId};
 use qkd_kms::store::{MasterKey, MemoryStore, OpenError, RedbOptions, RedbStore};
 
 fn master(seed: u8) -> MasterKey {
-    MasterKey::from_bytes(std::array::from_fn(|i| seed.wrapping_mul(31).wrapping_add((i as u8).wrapping_mul(11))))
-        .unwrap()
+    MasterKey::from_bytes(std::array::from_fn(|i| {
+        seed.wrapping_mul(31)
+            .wrapping_add((i as u8).wrapping_mul(11))
+    }))
+    .unwrap()
 }
 
 fn chunk(i: u64) -> SecretKey {
@@ -51,7 +54,10 @@ async fn redb_state_survives_reopen() {
     let t = StreamId::new_random();
     {
         let store = RedbStore::open(&path, &master(2)).unwrap();
-        store.put(s, (0..10).map(|i| (i, chunk(i))).collect()).await.unwrap();
+        store
+            .put(s, (0..10).map(|i| (i, chunk(i))).collect())
+            .await
+            .unwrap();
         store.set_capacity(t, 7).await.unwrap();
         store.reserve(s, &[3, 4], "req-1").await.unwrap();
         let taken = store.take(s, &[0, 1], None).await.unwrap();
@@ -90,7 +96,10 @@ async fn redb_wrong_master_key_is_refused_on_open() {
     let path = dir.path().join("keys.redb");
     {
         let store = RedbStore::open(&path, &master(3)).unwrap();
-        store.put(StreamId::new_random(), vec![(0, chunk(0))]).await.unwrap();
+        store
+            .put(StreamId::new_random(), vec![(0, chunk(0))])
+            .await
+            .unwrap();
     }
     let err = RedbStore::open(&path, &master(4)).unwrap_err();
     assert!(matches!(err, OpenError::WrongMasterKey(_)), "{err}");
@@ -115,13 +124,19 @@ async fn redb_file_holds_no_plaintext_and_rejects_tampering() {
     }
     let file = std::fs::read(&path).unwrap();
     let found = file.windows(16).position(|w| w == &secret[..16]);
-    assert!(found.is_none(), "plaintext key bytes found in the database file");
+    assert!(
+        found.is_none(),
+        "plaintext key bytes found in the database file"
+    );
 
     // Tamper with the file through redb itself (the table layout is documented in
     // `store::redb::tables`): swap the records of indexes 1 and 2, and flip one bit of index 3.
     {
         let store = RedbStore::open(&path, &master(5)).unwrap();
-        store.put(s, (1..5).map(|i| (i, chunk(i))).collect()).await.unwrap();
+        store
+            .put(s, (1..5).map(|i| (i, chunk(i))).collect())
+            .await
+            .unwrap();
     }
     {
         use redb::ReadableTable;
@@ -146,7 +161,10 @@ async fn redb_file_holds_no_plaintext_and_rejects_tampering() {
     let store = RedbStore::open(&path, &master(5)).unwrap();
     for index in [1, 2, 3] {
         assert!(
-            matches!(store.take(s, &[index], None).await, Err(StoreError::Corrupt(_))),
+            matches!(
+                store.take(s, &[index], None).await,
+                Err(StoreError::Corrupt(_))
+            ),
             "tampered record {index} must fail authentication"
         );
     }

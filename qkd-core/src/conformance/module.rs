@@ -115,9 +115,21 @@ pub async fn open_reports_peer_connection<A: KeyModule, B: KeyModule>(p: &Module
         .open_connect(&p.destination, &p.source, &q, Some(first.ksid))
         .await
         .expect("OPEN_CONNECT at the peer");
-    assert_eq!(second.status, Status::Successful, "status 0 at the second end");
-    let a = p.alice.get_key(first.ksid, Some(0), 1024).await.expect("GET_KEY");
-    let b = p.bob.get_key(first.ksid, Some(0), 1024).await.expect("GET_KEY");
+    assert_eq!(
+        second.status,
+        Status::Successful,
+        "status 0 at the second end"
+    );
+    let a = p
+        .alice
+        .get_key(first.ksid, Some(0), 1024)
+        .await
+        .expect("GET_KEY");
+    let b = p
+        .bob
+        .get_key(first.ksid, Some(0), 1024)
+        .await
+        .expect("GET_KEY");
     assert_eq!(a.key, b.key, "both ends return the same key for index 0");
 }
 
@@ -151,9 +163,20 @@ pub async fn both_ends_get_the_same_key<A: KeyModule, B: KeyModule>(p: &ModulePa
     let ksid = open_both(p, &q).await;
     let mut seen: Vec<SecretKey> = Vec::new();
     for i in 0..12u64 {
-        let a = p.alice.get_key(ksid, None, 1024).await.expect("GET_KEY (sequential)");
-        let b = p.bob.get_key(ksid, Some(i), 1024).await.expect("GET_KEY (by index)");
-        assert_eq!(a.index, i, "sequential GET_KEY returns indexes 0, 1, 2, ...");
+        let a = p
+            .alice
+            .get_key(ksid, None, 1024)
+            .await
+            .expect("GET_KEY (sequential)");
+        let b = p
+            .bob
+            .get_key(ksid, Some(i), 1024)
+            .await
+            .expect("GET_KEY (by index)");
+        assert_eq!(
+            a.index, i,
+            "sequential GET_KEY returns indexes 0, 1, 2, ..."
+        );
         assert_eq!(b.index, i, "GET_KEY by index returns that index");
         assert_eq!(a.key.len(), 24, "chunks have the granted key_chunk_size");
         assert_eq!(a.key, b.key, "both ends agree on the key at index {i}");
@@ -173,7 +196,11 @@ pub async fn insufficient_key_with_zero_timeout<A: KeyModule, B: KeyModule>(p: &
     };
     let ksid = open_both(p, &q).await;
     let started = Instant::now();
-    let err = p.alice.get_key(ksid, Some(1 << 40), 1024).await.unwrap_err();
+    let err = p
+        .alice
+        .get_key(ksid, Some(1 << 40), 1024)
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Status::InsufficientKey, "timeout 0: status 2");
     assert!(
         started.elapsed() < Duration::from_secs(2),
@@ -190,7 +217,11 @@ pub async fn timeout_reports_status_6<A: KeyModule, B: KeyModule>(p: &ModulePair
     let ksid = open_both(p, &q).await;
     let started = Instant::now();
     let err = p.bob.get_key(ksid, Some(u64::MAX), 1024).await.unwrap_err();
-    assert_eq!(err.status(), Status::Timeout, "an index that never arrives: status 6");
+    assert_eq!(
+        err.status(),
+        Status::Timeout,
+        "an index that never arrives: status 6"
+    );
     assert!(
         started.elapsed() >= Duration::from_millis(140),
         "status 6 only after the QoS timeout"
@@ -217,8 +248,14 @@ pub async fn qos_counter_proposal_can_be_accepted<A: KeyModule, B: KeyModule>(
         let ModuleError::QosNotMet { counter_proposal } = err else {
             panic!("QoS {bad:?} must be status 7, got {err:?}");
         };
-        assert_ne!(counter_proposal, bad, "the counter-proposal differs from the request");
-        assert!(counter_proposal.key_chunk_size > 0, "the counter-proposal is usable");
+        assert_ne!(
+            counter_proposal, bad,
+            "the counter-proposal differs from the request"
+        );
+        assert!(
+            counter_proposal.key_chunk_size > 0,
+            "the counter-proposal is usable"
+        );
         let ksid = open_both(p, &counter_proposal).await;
         let a = p.alice.get_key(ksid, Some(0), 4096).await.expect("GET_KEY");
         assert_eq!(a.key.len(), counter_proposal.key_chunk_size as usize);
@@ -242,7 +279,10 @@ pub async fn metadata_too_small_keeps_the_key<A: KeyModule, B: KeyModule>(p: &Mo
         .expect("GET_KEY with the size status 8 named");
     assert!(chunk.metadata.len() <= required);
     let peer = p.bob.get_key(ksid, Some(0), 4096).await.expect("GET_KEY");
-    assert_eq!(chunk.key, peer.key, "status 8 did not consume or shift the key");
+    assert_eq!(
+        chunk.key, peer.key,
+        "status 8 did not consume or shift the key"
+    );
 }
 
 /// Unknown KSIDs, and KSIDs after CLOSE, are status 4 for every call.
@@ -254,7 +294,10 @@ pub async fn unknown_and_closed_ksid<A: KeyModule, B: KeyModule>(p: &ModulePair<
         Status::NoQkdConnection,
         "GET_KEY of an unknown KSID is status 4"
     );
-    assert_eq!(status(p.alice.close(unknown).await), Status::NoQkdConnection);
+    assert_eq!(
+        status(p.alice.close(unknown).await),
+        Status::NoQkdConnection
+    );
     assert_eq!(
         status(p.bob.available(unknown).await.map(drop)),
         Status::NoQkdConnection
@@ -333,6 +376,9 @@ where
         keys.push(t.await.expect("reader task"));
     }
     for (i, k) in keys.iter().enumerate() {
-        assert!(!keys[i + 1..].contains(k), "two indexes returned the same key");
+        assert!(
+            !keys[i + 1..].contains(k),
+            "two indexes returned the same key"
+        );
     }
 }

@@ -46,8 +46,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use qkd_core::{
-    DeviceError, Endpoint, KeyChunk, KeyModule, KeyStore, ModuleError, OpenConnect, QuantumDevice,
-    Qos, SecretKey, Status, StoreError, StreamId,
+    DeviceError, Endpoint, KeyChunk, KeyModule, KeyStore, ModuleError, OpenConnect, Qos,
+    QuantumDevice, SecretKey, Status, StoreError, StreamId,
 };
 use tokio::sync::{Notify, watch};
 
@@ -278,9 +278,11 @@ where
     /// puller pauses while one of them holds [`MAX_UNSTARTED_BLOCKS`] blocks.
     async fn wait_for_handshakes(&self) {
         loop {
-            let waiting = self.lock().streams.values().any(|s| {
-                s.start.is_none() && s.pending.len() >= MAX_UNSTARTED_BLOCKS
-            });
+            let waiting = self
+                .lock()
+                .streams
+                .values()
+                .any(|s| s.start.is_none() && s.pending.len() >= MAX_UNSTARTED_BLOCKS);
             if !waiting || self.stopped.load(Ordering::SeqCst) {
                 return;
             }
@@ -437,10 +439,7 @@ where
                 }
             };
             let slots: Vec<u32> = free.into_iter().take(n as usize).collect();
-            state
-                .schedule
-                .claim(ksid, &slots)
-                .map_err(no_connection)?;
+            state.schedule.claim(ksid, &slots).map_err(no_connection)?;
             let position = state.position;
             let mut stream = self.new_stream(qos.clone(), position, None);
             stream.local_app = true;
@@ -530,10 +529,9 @@ where
         match self.peer.send(PeerMessage::AppConnected { ksid }).await {
             Ok(PeerReply::Ack) => {}
             Ok(other) => {
-                self.lock()
-                    .streams
-                    .get_mut(&ksid)
-                    .map(|s| s.local_app = false);
+                if let Some(s) = self.lock().streams.get_mut(&ksid) {
+                    s.local_app = false;
+                }
                 return Err(no_connection(format!("peer refused: {other:?}")));
             }
             Err(e) => {
@@ -543,11 +541,7 @@ where
                 return Err(no_connection(e.to_string()));
             }
         }
-        let peer_app = self
-            .lock()
-            .streams
-            .get(&ksid)
-            .is_some_and(|s| s.peer_app);
+        let peer_app = self.lock().streams.get(&ksid).is_some_and(|s| s.peer_app);
         Ok(OpenConnect {
             ksid,
             qos: granted,
@@ -734,7 +728,9 @@ where
         {
             let mut state = sh.lock();
             if !state.streams.get(&ksid).is_some_and(|s| s.local_app) {
-                return Err(no_connection(format!("unknown or closed key stream {ksid}")));
+                return Err(no_connection(format!(
+                    "unknown or closed key stream {ksid}"
+                )));
             }
             // Unregister now (GET_KEY fails with 4 from here on); keep the slots until the peer
             // has acknowledged, so that they are never claimed twice.
@@ -752,7 +748,9 @@ where
     async fn available(&self, ksid: StreamId) -> Result<u64, ModuleError> {
         let sh = &self.shared;
         if !sh.lock().streams.get(&ksid).is_some_and(|s| s.local_app) {
-            return Err(no_connection(format!("unknown or closed key stream {ksid}")));
+            return Err(no_connection(format!(
+                "unknown or closed key stream {ksid}"
+            )));
         }
         sh.store
             .counts(ksid)

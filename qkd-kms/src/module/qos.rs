@@ -78,7 +78,11 @@ pub fn negotiate(
         }
         let per_slot = per_slot?;
         let n = (f64::from(bps) / per_slot).ceil();
-        Some(if n > f64::from(u32::MAX) { u32::MAX } else { (n as u32).max(1) })
+        Some(if n > f64::from(u32::MAX) {
+            u32::MAX
+        } else {
+            (n as u32).max(1)
+        })
     };
     let min_slots = match needed(requested.min_bps) {
         Some(n) if n <= free => n,
@@ -128,25 +132,42 @@ mod tests {
     #[test]
     fn bad_fields_get_counter_proposals() {
         let cfg = config();
-        let cases: Vec<(Qos, Box<dyn Fn(&Qos) -> bool>)> = vec![
+        type Check = Box<dyn Fn(&Qos) -> bool>;
+        let cases: Vec<(Qos, Check)> = vec![
             (
-                Qos { key_chunk_size: 0, ..Qos::default() },
+                Qos {
+                    key_chunk_size: 0,
+                    ..Qos::default()
+                },
                 Box::new(|c: &Qos| c.key_chunk_size == 32),
             ),
             (
-                Qos { key_chunk_size: u32::MAX, ..Qos::default() },
+                Qos {
+                    key_chunk_size: u32::MAX,
+                    ..Qos::default()
+                },
                 Box::new(move |c: &Qos| c.key_chunk_size == ModuleConfig::default().max_chunk_size),
             ),
             (
-                Qos { metadata_mimetype: "text/x-nope".into(), ..Qos::default() },
+                Qos {
+                    metadata_mimetype: "text/x-nope".into(),
+                    ..Qos::default()
+                },
                 Box::new(|c: &Qos| c.metadata_mimetype == "application/json"),
             ),
             (
-                Qos { timeout: u32::MAX, ..Qos::default() },
+                Qos {
+                    timeout: u32::MAX,
+                    ..Qos::default()
+                },
                 Box::new(move |c: &Qos| c.timeout == ModuleConfig::default().max_timeout_ms),
             ),
             (
-                Qos { min_bps: 100, max_bps: 10, ..Qos::default() },
+                Qos {
+                    min_bps: 100,
+                    max_bps: 10,
+                    ..Qos::default()
+                },
                 Box::new(|c: &Qos| c.max_bps == 100),
             ),
         ];
@@ -169,26 +190,51 @@ mod tests {
     fn min_bps_is_checked_against_free_slots() {
         let cfg = config();
         // 16 slots at 1600 bit/s: 100 bit/s per slot; 3 free slots deliver 300 bit/s.
-        let req = Qos { min_bps: 250, ..Qos::default() };
+        let req = Qos {
+            min_bps: 250,
+            ..Qos::default()
+        };
         assert_eq!(
             negotiate(&req, &cfg, Some(1600.0), 16, 3),
-            Negotiated::Granted { qos: req.clone(), slots: 3 }
+            Negotiated::Granted {
+                qos: req.clone(),
+                slots: 3
+            }
         );
-        let req = Qos { min_bps: 301, ..Qos::default() };
+        let req = Qos {
+            min_bps: 301,
+            ..Qos::default()
+        };
         match negotiate(&req, &cfg, Some(1600.0), 16, 3) {
             Negotiated::CounterProposal(c) => assert_eq!(c.min_bps, 300),
             other => panic!("{other:?}"),
         }
         // Unknown rate: only min_bps = 0 can be promised.
-        match negotiate(&Qos { min_bps: 1, ..Qos::default() }, &cfg, None, 16, 8) {
+        match negotiate(
+            &Qos {
+                min_bps: 1,
+                ..Qos::default()
+            },
+            &cfg,
+            None,
+            16,
+            8,
+        ) {
             Negotiated::CounterProposal(c) => assert_eq!(c.min_bps, 0),
             other => panic!("{other:?}"),
         }
         // max_bps asks for more slots, capped by the free ones.
-        let req = Qos { min_bps: 100, max_bps: 1000, ..Qos::default() };
+        let req = Qos {
+            min_bps: 100,
+            max_bps: 1000,
+            ..Qos::default()
+        };
         assert_eq!(
             negotiate(&req, &cfg, Some(1600.0), 16, 4),
-            Negotiated::Granted { qos: req.clone(), slots: 4 }
+            Negotiated::Granted {
+                qos: req.clone(),
+                slots: 4
+            }
         );
     }
 }

@@ -11,7 +11,7 @@
 
 use aes_gcm::aead::{AeadInOut, Generate, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
-use qkd_core::{SecretKey, StreamId, StoreError};
+use qkd_core::{SecretKey, StoreError, StreamId};
 use zeroize::Zeroizing;
 
 use super::master_key::MasterKey;
@@ -100,7 +100,12 @@ impl RecordCipher {
 
     /// Decrypts the record stored at `(stream, index)`; fails with [`StoreError::Corrupt`] if it was
     /// tampered with, moved, truncated, or sealed under another master key.
-    pub fn open(&self, stream: StreamId, index: u64, record: &[u8]) -> Result<SecretKey, StoreError> {
+    pub fn open(
+        &self,
+        stream: StreamId,
+        index: u64,
+        record: &[u8],
+    ) -> Result<SecretKey, StoreError> {
         self.open_with(&chunk_aad(stream, index), record)
             .map(SecretKey::from_zeroizing)
             .map_err(|()| {
@@ -142,7 +147,10 @@ mod tests {
         assert_ne!(&record[NONCE_LEN..NONCE_LEN + 32], chunk.expose_secret());
         assert_eq!(cipher.open(stream, 5, &record).unwrap(), chunk);
         // Moved to another index or stream: refused.
-        assert!(matches!(cipher.open(stream, 6, &record), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            cipher.open(stream, 6, &record),
+            Err(StoreError::Corrupt(_))
+        ));
         let other = StreamId::new_random();
         assert!(cipher.open(other, 5, &record).is_err());
         // Any flipped bit: refused.

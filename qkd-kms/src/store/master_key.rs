@@ -43,7 +43,9 @@ pub enum MasterKeyError {
         reason: String,
     },
     /// The key file is readable or writable by group or others.
-    #[error("master key file {path} has mode {mode:o}; it must not be accessible by group or others (chmod 600)")]
+    #[error(
+        "master key file {path} has mode {mode:o}; it must not be accessible by group or others (chmod 600)"
+    )]
     Permissions {
         /// The file.
         path: String,

@@ -204,7 +204,10 @@ fn initialise(db: &Database, cipher: &RecordCipher, path: &Path) -> Result<u64, 
     let counter = {
         let mut meta = txn.open_table(META).map_err(open_err)?;
         let mut meta_u64 = txn.open_table(META_U64).map_err(open_err)?;
-        let check = meta.get(KEY_CHECK).map_err(open_err)?.map(|g| g.value().to_vec());
+        let check = meta
+            .get(KEY_CHECK)
+            .map_err(open_err)?
+            .map(|g| g.value().to_vec());
         match check {
             Some(record) => {
                 let format = meta_u64.get(FORMAT).map_err(open_err)?.map(|g| g.value());
@@ -219,7 +222,8 @@ fn initialise(db: &Database, cipher: &RecordCipher, path: &Path) -> Result<u64, 
             }
             None => {
                 let record = cipher.key_check().map_err(open_err)?;
-                meta.insert(KEY_CHECK, record.as_slice()).map_err(open_err)?;
+                meta.insert(KEY_CHECK, record.as_slice())
+                    .map_err(open_err)?;
                 meta_u64.insert(FORMAT, FORMAT_VERSION).map_err(open_err)?;
                 // Counter 0 is used by the key check record itself.
                 meta_u64.insert(NONCE_COUNTER, 1).map_err(open_err)?;
@@ -370,7 +374,8 @@ impl KeyStore for RedbStore {
         self.read(|db| {
             let txn = db.begin_read().map_err(backend)?;
             let table = txn.open_table(STREAMS).map_err(backend)?;
-            let mut ids = Vec::with_capacity(usize::try_from(table.len().map_err(backend)?).unwrap_or(0));
+            let mut ids =
+                Vec::with_capacity(usize::try_from(table.len().map_err(backend)?).unwrap_or(0));
             for entry in table.iter().map_err(backend)? {
                 let (key, _) = entry.map_err(backend)?;
                 ids.push(stream_of(key.value())?);

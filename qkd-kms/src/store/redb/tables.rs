@@ -23,8 +23,7 @@ pub const CHUNKS: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("ch
 /// Owners of reserved chunks.
 pub const OWNERS: TableDefinition<(u128, u64), &str> = TableDefinition::new("owners");
 /// Per-stream counts and capacity.
-pub const STREAMS: TableDefinition<u128, (u64, u64, Option<u64>)> =
-    TableDefinition::new("streams");
+pub const STREAMS: TableDefinition<u128, (u64, u64, Option<u64>)> = TableDefinition::new("streams");
 /// Byte-valued metadata.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// Integer metadata.

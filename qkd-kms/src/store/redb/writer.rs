@@ -334,13 +334,16 @@ impl Writer {
         }
         let capacity = row.capacity.unwrap_or(self.default_capacity);
         if row.stored.saturating_add(chunks.len() as u64) > capacity {
-            return Err(Fail::Logical(StoreError::CapacityExceeded { stream, capacity }));
+            return Err(Fail::Logical(StoreError::CapacityExceeded {
+                stream,
+                capacity,
+            }));
         }
         for (index, key) in &chunks {
             let counter = self.nonce_counter;
-            self.nonce_counter = counter
-                .checked_add(1)
-                .ok_or_else(|| Fail::Fatal(StoreError::Backend("nonce counter exhausted".into())))?;
+            self.nonce_counter = counter.checked_add(1).ok_or_else(|| {
+                Fail::Fatal(StoreError::Backend("nonce counter exhausted".into()))
+            })?;
             let record = self
                 .cipher
                 .seal(stream, *index, counter, key)
@@ -408,11 +411,18 @@ fn unapplied(op: Op) -> Done {
         | Op::Reserve { reply, .. }
         | Op::Release { reply, .. }
         | Op::SetCapacity { reply, .. } => Done::Unit(reply, err),
-        Op::ReserveNext { reply, .. } => Done::Indexes(reply, Err(StoreError::Backend("transaction aborted".into()))),
-        Op::Take { reply, .. } => Done::Keys(reply, Err(StoreError::Backend("transaction aborted".into()))),
-        Op::Delete { reply, .. } | Op::DeleteStream { reply, .. } => {
-            Done::Count(reply, Err(StoreError::Backend("transaction aborted".into())))
-        }
+        Op::ReserveNext { reply, .. } => Done::Indexes(
+            reply,
+            Err(StoreError::Backend("transaction aborted".into())),
+        ),
+        Op::Take { reply, .. } => Done::Keys(
+            reply,
+            Err(StoreError::Backend("transaction aborted".into())),
+        ),
+        Op::Delete { reply, .. } | Op::DeleteStream { reply, .. } => Done::Count(
+            reply,
+            Err(StoreError::Backend("transaction aborted".into())),
+        ),
     }
 }
 
@@ -455,7 +465,9 @@ fn check_owned(
         match (held.as_ref().map(|g| g.value()), owner) {
             (None, None) => {}
             (Some(h), Some(w)) if h == w => {}
-            (None, Some(_)) => return Err(Fail::Logical(StoreError::NotReserved { stream, index })),
+            (None, Some(_)) => {
+                return Err(Fail::Logical(StoreError::NotReserved { stream, index }));
+            }
             (Some(_), _) => {
                 return Err(Fail::Logical(StoreError::ReservedByOther { stream, index }));
             }
