@@ -1,7 +1,7 @@
 //! Key store throughput: puts and takes per second for the durable RedbStore (durability on,
 //! group commit) and the in-memory MemoryStore.
 //!
-//! * `single/*`: `CALLERS` concurrent tasks each put (or take) one 32-byte chunk per call; the
+//! * `single/*/<n>-callers`: `n` concurrent tasks each put (or take) one 32-byte chunk per call; the
 //!   RedbStore writer coalesces concurrent calls into one fsynced transaction (group commit). Every
 //!   call returns only after its transaction committed.
 //! * `batch/*`: one caller puts (or takes) `BATCH` chunks per call, one transaction per call.
@@ -16,9 +16,9 @@ use qkd_core::{KeyStore, SecretKey, StreamId};
 use qkd_kms::store::{MasterKey, MemoryStore, RedbStore};
 
 /// Operations per measured iteration.
-const OPS: u64 = 2048;
-/// Concurrent callers in the `single` benchmarks.
-const CALLERS: u64 = 64;
+const OPS: u64 = 4096;
+/// Numbers of concurrent callers in the `single` benchmarks.
+const CALLERS: [u64; 2] = [64, 512];
 /// Chunks per call in the `batch` benchmarks.
 const BATCH: u64 = 256;
 
@@ -33,10 +33,15 @@ fn master() -> MasterKey {
 }
 
 /// Puts `OPS` chunks starting at `base`, one per call, from `CALLERS` concurrent tasks.
-async fn concurrent_puts<S: KeyStore + 'static>(store: &Arc<S>, stream: StreamId, base: u64) {
-    let per = OPS / CALLERS;
-    let mut tasks = Vec::with_capacity(CALLERS as usize);
-    for c in 0..CALLERS {
+async fn concurrent_puts<S: KeyStore + 'static>(
+    store: &Arc<S>,
+    stream: StreamId,
+    base: u64,
+    callers: u64,
+) {
+    let per = OPS / callers;
+    let mut tasks = Vec::with_capacity(callers as usize);
+    for c in 0..callers {
         let store = Arc::clone(store);
         tasks.push(tokio::spawn(async move {
             for j in 0..per {
@@ -51,10 +56,15 @@ async fn concurrent_puts<S: KeyStore + 'static>(store: &Arc<S>, stream: StreamId
 }
 
 /// Takes `OPS` chunks starting at `base`, one per call, from `CALLERS` concurrent tasks.
-async fn concurrent_takes<S: KeyStore + 'static>(store: &Arc<S>, stream: StreamId, base: u64) {
-    let per = OPS / CALLERS;
-    let mut tasks = Vec::with_capacity(CALLERS as usize);
-    for c in 0..CALLERS {
+async fn concurrent_takes<S: KeyStore + 'static>(
+    store: &Arc<S>,
+    stream: StreamId,
+    base: u64,
+    callers: u64,
+) {
+    let per = OPS / callers;
+    let mut tasks = Vec::with_capacity(callers as usize);
+    for c in 0..callers {
         let store = Arc::clone(store);
         tasks.push(tokio::spawn(async move {
             for j in 0..per {
@@ -90,37 +100,39 @@ fn bench_store<S: KeyStore + 'static>(c: &mut Criterion, name: &str, store: Arc<
     let mut group = c.benchmark_group(format!("store/{name}"));
     group.throughput(Throughput::Elements(OPS));
 
-    group.bench_function("single/put", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let base = next;
-                next += OPS;
-                let start = Instant::now();
-                rt.block_on(concurrent_puts(&store, stream, base));
-                total += start.elapsed();
-                // Keep the store small: remove what was just measured (untimed).
-                let idx: Vec<u64> = (base..base + OPS).collect();
-                rt.block_on(store.delete(stream, &idx)).expect("delete");
-            }
-            total
+    for callers in CALLERS {
+        group.bench_function(format!("single/put/{callers}-callers"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let base = next;
+                    next += OPS;
+                    let start = Instant::now();
+                    rt.block_on(concurrent_puts(&store, stream, base, callers));
+                    total += start.elapsed();
+                    // Keep the store small: remove what was just measured (untimed).
+                    let idx: Vec<u64> = (base..base + OPS).collect();
+                    rt.block_on(store.delete(stream, &idx)).expect("delete");
+                }
+                total
+            });
         });
-    });
 
-    group.bench_function("single/take", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let base = next;
-                next += OPS;
-                rt.block_on(prefill(store.as_ref(), stream, base, OPS));
-                let start = Instant::now();
-                rt.block_on(concurrent_takes(&store, stream, base));
-                total += start.elapsed();
-            }
-            total
+        group.bench_function(format!("single/take/{callers}-callers"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let base = next;
+                    next += OPS;
+                    rt.block_on(prefill(store.as_ref(), stream, base, OPS));
+                    let start = Instant::now();
+                    rt.block_on(concurrent_takes(&store, stream, base, callers));
+                    total += start.elapsed();
+                }
+                total
+            });
         });
-    });
+    }
 
     group.throughput(Throughput::Elements(BATCH));
     group.bench_function("batch/put", |b| {

@@ -134,6 +134,30 @@ struct Shared<D, S> {
 }
 
 /// The QKD module of one end of a link (see the module docs).
+///
+/// ```
+/// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+/// # async fn main() {
+/// use qkd_core::conformance::device::PairedTestDevice;
+/// use qkd_core::{Endpoint, KeyModule, Qos, Status};
+/// use qkd_kms::{MemoryStore, ModuleConfig, QkdModule};
+///
+/// let (dev_a, dev_b) = PairedTestDevice::pair(1, 64);
+/// let (alice, bob) = QkdModule::pair_in_process(
+///     (dev_a, MemoryStore::new()),
+///     (dev_b, MemoryStore::new()),
+///     ModuleConfig::default(),
+/// );
+/// let (a, b) = (Endpoint::new("qkd://sae-a").unwrap(), Endpoint::new("qkd://sae-b").unwrap());
+/// let opened = alice.open_connect(&a, &b, &Qos::default(), None).await.unwrap();
+/// assert_eq!(opened.status, Status::PeerNotConnected);
+/// let joined = bob.open_connect(&b, &a, &Qos::default(), Some(opened.ksid)).await.unwrap();
+/// assert_eq!(joined.status, Status::Successful);
+/// let ka = alice.get_key(opened.ksid, Some(0), 1024).await.unwrap();
+/// let kb = bob.get_key(opened.ksid, Some(0), 1024).await.unwrap();
+/// assert_eq!(ka.key, kb.key);
+/// # }
+/// ```
 pub struct QkdModule<D, S> {
     shared: Arc<Shared<D, S>>,
     puller: tokio::task::JoinHandle<()>,

@@ -98,6 +98,26 @@ fn open_err(e: impl std::fmt::Display) -> OpenError {
 }
 
 /// The durable, encrypted [`KeyStore`] on redb (see the module docs for the contract).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use qkd_core::{KeyStore, SecretKey, StreamId};
+/// use qkd_kms::store::{MasterKey, RedbStore};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// // In production: MasterKey::from_file("/etc/qkd/master.key") or MasterKey::from_env("QKD_MASTER_KEY").
+/// let key = MasterKey::parse_text(b"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f").unwrap();
+/// let store = RedbStore::open(dir.path().join("keys.redb"), &key).unwrap();
+/// let stream = StreamId::new_random();
+/// store.put(stream, vec![(0, SecretKey::from_vec(vec![7; 32]))]).await.unwrap();
+/// let taken = store.take(stream, &[0], None).await.unwrap();
+/// assert_eq!(taken[0].expose_secret(), &[7; 32]);
+/// # }
+/// ```
+///
+/// Dropping the store (or [`close`](RedbStore::close)) joins the writer thread, which finishes the
+/// operations already queued; this blocks briefly.
 pub struct RedbStore {
     db: Arc<Database>,
     tx: Mutex<Option<Sender<Op>>>,
