@@ -258,16 +258,19 @@ async fn unreachable_peer_is_status_4_and_leaves_nothing_behind() {
         .unwrap_err();
     assert_eq!(err.status(), Status::NoQkdConnection);
     assert!(lonely.store().streams().await.unwrap().is_empty());
-    assert_eq!(
-        lonely.slots_of(qkd_core::StreamId::new_random()),
-        Vec::<u32>::new()
-    );
-    // The slot was released: all 8 of Alice's slots are still free.
-    let config = ModuleConfig {
-        key_rate_bps: Some(1600.0),
-        ..ModuleConfig::default()
-    };
-    let _ = config;
+    // Nothing is left registered: the same KSID can be tried again (status 4 again, not 5).
+    let ksid = qkd_core::StreamId::new_random();
+    for _ in 0..2 {
+        let err = lonely
+            .open_connect(&src, &dst, &qos(32), Some(ksid))
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Status::NoQkdConnection);
+        assert!(
+            lonely.slots_of(ksid).is_empty(),
+            "slots released after the failure"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
