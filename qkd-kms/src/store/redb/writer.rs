@@ -190,17 +190,12 @@ impl Writer {
     }
 
     fn process(&mut self, batch: Vec<Op>) {
-        let counter_before = self.nonce_counter;
         let mut done = Vec::with_capacity(batch.len());
-        let outcome = self.apply_batch(batch, &mut done);
-        match outcome {
+        match self.apply_batch(batch, &mut done) {
             Ok(()) => done.into_iter().for_each(Done::send),
-            Err(err) => {
-                // Nothing of the batch was committed. Keep the counter advanced: skipping values
-                // is harmless, reusing one is not.
-                let _ = counter_before;
-                done.into_iter().for_each(|d| d.fail(&err));
-            }
+            // Nothing of the batch was committed. The nonce counter stays advanced: skipping
+            // values is harmless, reusing one is not.
+            Err(err) => done.into_iter().for_each(|d| d.fail(&err)),
         }
     }
 
