@@ -3,10 +3,35 @@
 //! QKD is only secure if the classical messages (sifting, error correction, privacy amplification
 //! seeds) are authenticated. A [`ChannelAuth`] backend is a sans-IO object: it turns an outgoing
 //! payload into an authenticated frame ([`seal`](ChannelAuth::seal)) and checks an incoming frame
-//! ([`open`](ChannelAuth::open)); it never touches a socket. Backends (AES-256-GCM with keys rotated
-//! from QKD key, SLH-DSA, ML-DSA, Wegman-Carter) live beside this module.
+//! ([`open`](ChannelAuth::open)); it never touches a socket. Backends:
+//!
+//! | backend | security | shared key consumed | overhead per frame |
+//! |---|---|---|---|
+//! | [`NoAuth`] | none (baselines only) | none | 0 |
+//! | [`AesGcmAuth`] | computational (AES-256), keys rotated from QKD key | 256 bits per rotation | 30 B |
+//! | [`WegmanCarterAuth`] | information-theoretic, ε = (⌈n/16⌉+2)/2^128 per forgery attempt | 128 bits per frame | 26 B |
+//! | `SlhDsaAuth` (feature `pq-auth`) | post-quantum signature (FIPS 205, SHAKE-128f) | none | 17 096 B |
+//! | `MlDsa44Auth`, `MlDsa65Auth` (feature `pq-auth`) | post-quantum signature (FIPS 204) | none | 2 428 B / 3 317 B |
+//!
+//! All of them pass the `conformance::auth` suite (feature `conformance`).
 
 use serde::{Deserialize, Serialize};
+
+pub mod aes_gcm;
+#[cfg(feature = "pq-auth")]
+pub mod ml_dsa;
+pub mod signature;
+#[cfg(feature = "pq-auth")]
+pub mod slh_dsa;
+pub mod wegman_carter;
+
+pub use aes_gcm::{AesGcmAuth, AesGcmPolicy};
+#[cfg(feature = "pq-auth")]
+pub use ml_dsa::{MlDsa44Auth, MlDsa65Auth};
+pub use signature::{SignatureAuth, SignatureScheme};
+#[cfg(feature = "pq-auth")]
+pub use slh_dsa::SlhDsaAuth;
+pub use wegman_carter::{WegmanCarterAuth, WegmanCarterPolicy};
 
 use crate::error::AuthError;
 use crate::key::SecretKey;
@@ -69,6 +94,13 @@ pub trait ChannelAuth: Send {
 
     /// Counters of frames and key consumed.
     fn usage(&self) -> AuthUsage;
+
+    /// An upper bound on the bytes [`seal`](ChannelAuth::seal) adds to a payload (header, tag or
+    /// signature), so that a channel can tell how large a payload still fits in its frames.
+    /// The default, 0, suits backends whose frames are their payloads.
+    fn frame_overhead(&self) -> usize {
+        0
+    }
 }
 
 impl<T: ChannelAuth + ?Sized> ChannelAuth for Box<T> {
@@ -92,6 +124,9 @@ impl<T: ChannelAuth + ?Sized> ChannelAuth for Box<T> {
     }
     fn usage(&self) -> AuthUsage {
         (**self).usage()
+    }
+    fn frame_overhead(&self) -> usize {
+        (**self).frame_overhead()
     }
 }
 

@@ -1,4 +1,5 @@
-//! Classical channels: the [`ClassicalChannel`] trait and the in-memory [`MemoryChannel`].
+//! Classical channels: the [`ClassicalChannel`] trait, the in-memory [`MemoryChannel`], the
+//! [`TcpChannel`] and the authenticating wrapper [`AuthenticatedChannel`].
 //!
 //! A classical channel carries framed messages between the two ends of a QKD link (sifting, error
 //! correction, verification, privacy amplification). Frames are delivered whole, in order, at most
@@ -8,6 +9,12 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use crate::error::ChannelError;
+
+pub mod authenticated;
+pub mod tcp;
+
+pub use authenticated::AuthenticatedChannel;
+pub use tcp::TcpChannel;
 
 /// Default maximum frame size: 16 MiB.
 pub const DEFAULT_MAX_FRAME_LEN: usize = 16 << 20;
