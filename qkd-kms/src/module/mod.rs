@@ -34,6 +34,19 @@
 //! # Close
 //! `CLOSE` at either end ends the stream at **both** modules: both delete (zeroize) their
 //! remaining chunks and free the slots; later calls for the KSID fail with status 4 at both ends.
+//!
+//! # Known limitations
+//! * **Head-of-line blocking.** Blocks cannot be skipped without desynchronising the ends, so a
+//!   stream whose buffer is full (its application stopped reading) stalls the puller, and with it
+//!   every stream of the link. TTL expiry would be the remedy; it is not enforced yet.
+//! * **Slot granularity.** A stream gets whole slots (`1/slot_count` of the link rate each); blocks of
+//!   unclaimed slots are discarded, so a lone stream with `max_bps = 0` uses one slot's share.
+//! * **Simultaneous first opens of one KSID** at both modules: both peers answer `Conflict` and both
+//!   callers get status 5; a retry at one end succeeds.
+//! * The module's stream table is in memory: after a restart, open streams must be re-opened
+//!   (chunks already in a durable store stay there, but no new ones are added to old KSIDs).
+//! * Both ends must deliver (or abort) the same block indexes, as the `QuantumDevice` contract
+//!   says; an asymmetric abort would shift the chunk sequence of the stream owning that slot.
 
 pub mod peer;
 pub mod qos;
