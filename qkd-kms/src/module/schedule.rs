@@ -166,6 +166,30 @@ mod tests {
         assert_eq!(Schedule::new(0, Role::Alice).slot_count(), 2);
     }
 
+    proptest::proptest! {
+        /// The chunks are exactly the concatenated blocks cut at multiples of the chunk size: no
+        /// byte is lost, repeated or reordered, whatever the block and chunk sizes.
+        #[test]
+        fn chunks_are_the_concatenation_cut_evenly(
+            chunk in 1usize..100,
+            blocks in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..90), 0..20),
+        ) {
+            let mut chunker = Chunker::new(chunk);
+            let mut out = Vec::new();
+            let mut all = Vec::new();
+            for block in &blocks {
+                all.extend_from_slice(block);
+                for c in chunker.push(&SecretKey::from_slice(block)) {
+                    proptest::prop_assert_eq!(c.len(), chunk);
+                    out.extend_from_slice(c.expose_secret());
+                }
+            }
+            proptest::prop_assert_eq!(out.len(), all.len() / chunk * chunk);
+            proptest::prop_assert_eq!(&out[..], &all[..out.len()]);
+            proptest::prop_assert_eq!(chunker.pending_bytes(), all.len() % chunk);
+        }
+    }
+
     #[test]
     fn chunker_carries_tails_and_preserves_bytes() {
         let mut chunker = Chunker::new(4);
