@@ -84,8 +84,25 @@ fn read_log(path: &Path) -> BTreeMap<u64, Fate> {
 }
 
 fn log_line(log: &mut File, tag: &str, index: u64) {
-    writeln!(log, "{tag} {index}").expect("log write");
+    // One write call per line (the file is in append mode), then fsync.
+    log.write_all(format!("{tag} {index}\n").as_bytes())
+        .expect("log write");
     log.sync_data().expect("log fsync");
+}
+
+/// Cuts a line a kill left incomplete, so the next child's lines start on a fresh line. An
+/// incomplete line never counts: an intent cut short means the call never started; a completion
+/// cut short is treated as "may or may not have happened", which its intent line already allows.
+fn drop_partial_line(path: &Path) {
+    let Ok(bytes) = std::fs::read(path) else {
+        return;
+    };
+    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    if keep < bytes.len() {
+        let file = OpenOptions::new().write(true).open(path).expect("log");
+        file.set_len(keep as u64).expect("truncate log");
+        file.sync_all().expect("log fsync");
+    }
 }
 
 /// The child: put and take forever (until killed).
@@ -94,6 +111,7 @@ fn child(dir: &Path, seed: u64) {
         .enable_all()
         .build()
         .expect("runtime");
+    drop_partial_line(&dir.join("log"));
     let fates = read_log(&dir.join("log"));
     let mut known: Vec<u64> = fates.keys().copied().collect();
     let mut next = fates.keys().next_back().map_or(0, |m| m + 1);
