@@ -230,6 +230,33 @@ pub trait KeyModule: Send + Sync {
     async fn available(&self, ksid: StreamId) -> Result<u64, ModuleError>;
 }
 
+#[async_trait]
+impl<T: KeyModule + ?Sized> KeyModule for std::sync::Arc<T> {
+    async fn open_connect(
+        &self,
+        source: &Endpoint,
+        destination: &Endpoint,
+        qos: &Qos,
+        ksid: Option<StreamId>,
+    ) -> Result<OpenConnect, ModuleError> {
+        (**self).open_connect(source, destination, qos, ksid).await
+    }
+    async fn get_key(
+        &self,
+        ksid: StreamId,
+        index: Option<u64>,
+        metadata_capacity: usize,
+    ) -> Result<KeyChunk, ModuleError> {
+        (**self).get_key(ksid, index, metadata_capacity).await
+    }
+    async fn close(&self, ksid: StreamId) -> Result<(), ModuleError> {
+        (**self).close(ksid).await
+    }
+    async fn available(&self, ksid: StreamId) -> Result<u64, ModuleError> {
+        (**self).available(ksid).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
