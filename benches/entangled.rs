@@ -6,7 +6,7 @@
 //! benchmark thread's own CPU time (group `entangled_cpu`, read from `/proc/thread-self/schedstat`
 //! on Linux), which stays meaningful when other processes compete for the cores.
 
-use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::measurement::Measurement;
 use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
 };
@@ -40,60 +40,9 @@ fn configs() -> Vec<(&'static str, SourceConfig)> {
     ]
 }
 
-/// On-CPU time of the calling thread in nanoseconds (first field of its schedstat).
-fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .expect("/proc/thread-self/schedstat (Linux) starts with the on-CPU time in ns")
-}
-
-/// Criterion measurement: CPU time of the benchmark thread, in nanoseconds.
-struct ThreadCpu;
-
-impl Measurement for ThreadCpu {
-    type Intermediate = u64;
-    type Value = u64;
-    fn start(&self) -> u64 {
-        thread_cpu_ns()
-    }
-    fn end(&self, start: u64) -> u64 {
-        thread_cpu_ns().saturating_sub(start)
-    }
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-    fn zero(&self) -> u64 {
-        0
-    }
-    fn to_f64(&self, v: &u64) -> f64 {
-        *v as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        &CpuFormatter
-    }
-}
-
-/// Formats CPU nanoseconds as milliseconds and element throughput as M/s.
-struct CpuFormatter;
-
-impl ValueFormatter for CpuFormatter {
-    fn scale_values(&self, _typical: f64, values: &mut [f64]) -> &'static str {
-        values.iter_mut().for_each(|v| *v /= 1e6);
-        "ms cpu"
-    }
-    fn scale_throughputs(&self, _typical: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
-        let per_iter = match *t {
-            Throughput::Elements(e) => e as f64,
-            _ => 1.0,
-        };
-        values.iter_mut().for_each(|v| *v = per_iter * 1e3 / *v);
-        "Melem/s cpu"
-    }
-    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
-        "ns"
-    }
-}
+#[path = "support/thread_cpu.rs"]
+mod thread_cpu;
+use thread_cpu::ThreadCpu;
 
 fn protocols(c: &mut Criterion) {
     group(&mut c.benchmark_group("entangled"));

@@ -56,7 +56,7 @@
 //!
 //! [`Backend::StateVector`] carries qubits as amplitudes of registers of `register_qubits` qubits
 //! (1 to [`MAX_REGISTER_QUBITS`]) and measures them with [`crate::statevector`];
-//! [`Backend::Product`] is the bit-sliced product-state fast path (see [`fastpath`]). Both give the
+//! [`Backend::Product`] is the bit-sliced product-state fast path (module `fastpath`). Both give the
 //! same statistics (tested).
 
 pub mod b92;
