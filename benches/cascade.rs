@@ -18,24 +18,7 @@ use qkd_core::distill::cascade::{
     CascadeConfig, CascadePlan, CascadeVariant, reconcile_in_process,
 };
 use rand_chacha::ChaCha8Rng;
-use rand_core::{Rng, SeedableRng};
-
-fn random_key(n: usize, rng: &mut ChaCha8Rng) -> BitString {
-    let words = (0..n.div_ceil(64)).map(|_| rng.next_u64()).collect();
-    BitString::from_words(words, n)
-}
-
-fn noisy_copy(key: &BitString, q: f64, rng: &mut ChaCha8Rng) -> BitString {
-    let mut out = key.clone();
-    let threshold = (q * 2f64.powi(64)) as u64;
-    for i in 0..key.len() {
-        if rng.next_u64() < threshold {
-            out.flip(i);
-        }
-    }
-    out
-}
-
+use rand_core::SeedableRng;
 fn bench_cascade(c: &mut Criterion) {
     let (n, q) = (100_000usize, 0.02);
     let mut group = c.benchmark_group("cascade_q2_n1e5");
@@ -51,8 +34,8 @@ fn bench_cascade(c: &mut Criterion) {
         // Efficiency of this configuration over 20 runs, for the record.
         let mut f = 0.0;
         for _ in 0..20 {
-            let a = random_key(n, &mut rng);
-            let b = noisy_copy(&a, q, &mut rng);
+            let a = BitString::random(n, &mut rng);
+            let b = a.noisy_copy(q, &mut rng);
             let out = reconcile_in_process(a, b, plan.clone()).expect("cascade");
             f += out.stats.parities_disclosed as f64 / (n as f64 * binary_entropy(q)) / 20.0;
         }
@@ -61,8 +44,8 @@ fn bench_cascade(c: &mut Criterion) {
         // the fastest of 100 runs approximates the uncontended cost.
         let mut fastest = f64::INFINITY;
         for _ in 0..100 {
-            let a = random_key(n, &mut rng);
-            let b = noisy_copy(&a, q, &mut rng);
+            let a = BitString::random(n, &mut rng);
+            let b = a.noisy_copy(q, &mut rng);
             let start = Instant::now();
             black_box(reconcile_in_process(a, b, plan.clone()).expect("cascade"));
             fastest = fastest.min(start.elapsed().as_secs_f64());
@@ -75,8 +58,8 @@ fn bench_cascade(c: &mut Criterion) {
         group.bench_function(format!("{variant:?}"), |bench| {
             bench.iter_batched(
                 || {
-                    let a = random_key(n, &mut rng);
-                    let b = noisy_copy(&a, q, &mut rng);
+                    let a = BitString::random(n, &mut rng);
+                    let b = a.noisy_copy(q, &mut rng);
                     (a, b)
                 },
                 |(a, b)| black_box(reconcile_in_process(a, b, plan.clone()).expect("cascade")),

@@ -21,24 +21,7 @@ use qkd_core::distill::cascade::{
     CascadeConfig, CascadePlan, CascadeVariant, reconcile_in_process,
 };
 use rand_chacha::ChaCha8Rng;
-use rand_core::{Rng, SeedableRng};
-
-fn random_key(n: usize, rng: &mut ChaCha8Rng) -> BitString {
-    let words = (0..n.div_ceil(64)).map(|_| rng.next_u64()).collect();
-    BitString::from_words(words, n)
-}
-
-fn noisy_copy(key: &BitString, q: f64, rng: &mut ChaCha8Rng) -> BitString {
-    let mut out = key.clone();
-    let threshold = (q * 2f64.powi(64)) as u64;
-    for i in 0..key.len() {
-        if rng.next_u64() < threshold {
-            out.flip(i);
-        }
-    }
-    out
-}
-
+use rand_core::SeedableRng;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let scale: f64 = std::env::args()
         .nth(1)
@@ -63,8 +46,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let (mut sum, mut sum2, mut frames, mut rounds) = (0.0, 0.0, 0usize, 0u64);
                 let start = Instant::now();
                 for _ in 0..runs {
-                    let a = random_key(n, &mut rng);
-                    let b = noisy_copy(&a, q, &mut rng);
+                    let a = BitString::random(n, &mut rng);
+                    let b = a.noisy_copy(q, &mut rng);
                     let out = reconcile_in_process(a, b, plan.clone())?;
                     let f = out.stats.parities_disclosed as f64 / (n as f64 * binary_entropy(q));
                     sum += f;

@@ -33,6 +33,31 @@ impl BitString {
         }
     }
 
+    /// `len` uniformly random bits: one `next_u64` per 64-bit word, in order, so a seeded RNG gives
+    /// a reproducible string.
+    pub fn random<R: rand_core::Rng + ?Sized>(len: usize, rng: &mut R) -> Self {
+        let words = (0..len.div_ceil(64)).map(|_| rng.next_u64()).collect();
+        Self::from_words(words, len)
+    }
+
+    /// A copy with each bit flipped independently with probability `flip_probability` (a binary
+    /// symmetric channel): one `next_u64` per bit, compared with `p * 2^64`. For tests, benchmarks
+    /// and simulations of noisy sifted keys.
+    pub fn noisy_copy<R: rand_core::Rng + ?Sized>(
+        &self,
+        flip_probability: f64,
+        rng: &mut R,
+    ) -> Self {
+        let mut out = self.clone();
+        let threshold = (flip_probability.clamp(0.0, 1.0) * 2f64.powi(64)) as u64;
+        for i in 0..self.len {
+            if rng.next_u64() < threshold {
+                out.flip(i);
+            }
+        }
+        out
+    }
+
     /// From one `bool` per bit.
     pub fn from_bools(bits: &[bool]) -> Self {
         let mut s = Self::zeros(bits.len());
@@ -258,6 +283,22 @@ mod tests {
             assert_eq!(sl.len(), e - s);
             assert!(sl.iter().eq(bools[s..e].iter().copied()));
         }
+    }
+
+    #[test]
+    fn random_and_noisy_copy() {
+        use rand_chacha::ChaCha8Rng;
+        use rand_core::SeedableRng;
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let a = BitString::random(10_000, &mut rng);
+        assert_eq!(a.len(), 10_000);
+        // Ones in 10^4 fair bits: mean 5000, sd 50; 5 sd = 250.
+        assert!(a.count_ones().abs_diff(5000) < 250);
+        assert_eq!(a.noisy_copy(0.0, &mut rng), a);
+        assert_eq!(a.noisy_copy(1.0, &mut rng).hamming_distance(&a), 10_000);
+        // Flips at p = 0.1: mean 1000, sd sqrt(900) = 30; 5 sd = 150.
+        let flips = a.noisy_copy(0.1, &mut rng).hamming_distance(&a);
+        assert!(flips.abs_diff(1000) < 150, "{flips}");
     }
 
     #[test]

@@ -16,24 +16,7 @@ use qkd_core::distill::cascade::{
     ParityRange, ParityReply, ParityRequest, reconcile_in_process,
 };
 use rand_chacha::ChaCha8Rng;
-use rand_core::{Rng, SeedableRng};
-
-fn random_key(n: usize, rng: &mut ChaCha8Rng) -> BitString {
-    let words = (0..n.div_ceil(64)).map(|_| rng.next_u64()).collect();
-    BitString::from_words(words, n)
-}
-
-fn noisy_copy(key: &BitString, q: f64, rng: &mut ChaCha8Rng) -> BitString {
-    let mut out = key.clone();
-    let threshold = (q * 2f64.powi(64)) as u64;
-    for i in 0..key.len() {
-        if rng.next_u64() < threshold {
-            out.flip(i);
-        }
-    }
-    out
-}
-
+use rand_core::SeedableRng;
 fn variant_strategy() -> impl Strategy<Value = CascadeVariant> {
     prop_oneof![
         Just(CascadeVariant::Original),
@@ -91,8 +74,8 @@ proptest! {
         shuffle_first in any::<bool>(),
     ) {
         let mut rng = ChaCha8Rng::seed_from_u64(key_seed);
-        let a = random_key(n, &mut rng);
-        let b = noisy_copy(&a, q, &mut rng);
+        let a = BitString::random(n, &mut rng);
+        let b = a.noisy_copy(q, &mut rng);
         let config = CascadeConfig { variant, seed, shuffle_first_pass: shuffle_first };
         let plan = CascadePlan::shared(&config, n, plan_q).unwrap();
         let (corrected, flipped, disclosed) = run_checked(&a, &b, plan).unwrap();
@@ -115,7 +98,7 @@ proptest! {
         ranges in prop::collection::vec((0u16..20, 0u32..600, 0u32..600), 0..20),
     ) {
         let mut rng = ChaCha8Rng::seed_from_u64(n as u64);
-        let a = random_key(n, &mut rng);
+        let a = BitString::random(n, &mut rng);
         let config = CascadeConfig::new(CascadeVariant::Optimized, [1; 32]);
         let plan = CascadePlan::shared(&config, n, 0.05).unwrap();
         let mut responder = CascadeResponder::new(a, plan.clone()).unwrap();
@@ -151,7 +134,7 @@ proptest! {
         round_delta in 0u32..2,
     ) {
         let mut rng = ChaCha8Rng::seed_from_u64(n as u64);
-        let b = random_key(n, &mut rng);
+        let b = BitString::random(n, &mut rng);
         let config = CascadeConfig::new(CascadeVariant::Original, [2; 32]);
         let plan = CascadePlan::shared(&config, n, 0.05).unwrap();
         let mut corrector = CascadeCorrector::new(b, plan.clone()).unwrap();
@@ -186,8 +169,8 @@ fn frame_error_rate_is_small_at_small_keys() {
         let mut frames = 0;
         for run in 0..300u32 {
             let q = 0.01 + 0.10 * f64::from(run % 11) / 10.0;
-            let a = random_key(2000, &mut rng);
-            let b = noisy_copy(&a, q, &mut rng);
+            let a = BitString::random(2000, &mut rng);
+            let b = a.noisy_copy(q, &mut rng);
             let mut seed = [0u8; 32];
             seed[..4].copy_from_slice(&run.to_le_bytes());
             let plan =

@@ -328,12 +328,6 @@ mod tests {
     use super::*;
     use rand_chacha::ChaCha8Rng;
     use rand_core::{Rng, SeedableRng};
-
-    fn random_key(n: usize, rng: &mut ChaCha8Rng) -> BitString {
-        let words = (0..n.div_ceil(64)).map(|_| rng.next_u64()).collect();
-        BitString::from_words(words, n)
-    }
-
     #[test]
     fn sample_is_sorted_distinct_deterministic_and_in_range() {
         let seed = [3u8; 32];
@@ -362,7 +356,7 @@ mod tests {
     #[test]
     fn reveal_and_remove_are_consistent() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let key = random_key(1000, &mut rng);
+        let key = BitString::random(1000, &mut rng);
         let s = Sample::choose(1000, 137, &[9u8; 40]).unwrap();
         let revealed = s.reveal(&key).unwrap().to_bits().unwrap();
         let rest = s.remove_from(&key).unwrap();
@@ -385,7 +379,7 @@ mod tests {
     #[test]
     fn estimate_counts_errors_and_bounds_them() {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
-        let a = random_key(20_000, &mut rng);
+        let a = BitString::random(20_000, &mut rng);
         let mut b = a.clone();
         for i in (0..20_000).step_by(50) {
             b.flip(i); // 2% errors, evenly spread
@@ -417,7 +411,7 @@ mod tests {
         // expect none (P[any failure] <= 0.1).
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         for t in 0..100u8 {
-            let a = random_key(4_000, &mut rng);
+            let a = BitString::random(4_000, &mut rng);
             let mut b = a.clone();
             for i in 0..4_000 {
                 if rng.next_u32() % 20 == 0 {

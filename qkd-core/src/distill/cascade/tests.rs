@@ -7,23 +7,6 @@ use rand_core::{Rng, SeedableRng};
 
 use super::*;
 
-pub(crate) fn random_key(n: usize, rng: &mut ChaCha8Rng) -> BitString {
-    let words = (0..n.div_ceil(64)).map(|_| rng.next_u64()).collect();
-    BitString::from_words(words, n)
-}
-
-/// Flips each bit independently with probability `q`.
-pub(crate) fn noisy_copy(key: &BitString, q: f64, rng: &mut ChaCha8Rng) -> BitString {
-    let mut out = key.clone();
-    let threshold = (q * 2f64.powi(64)) as u64;
-    for i in 0..key.len() {
-        if rng.next_u64() < threshold {
-            out.flip(i);
-        }
-    }
-    out
-}
-
 fn config(variant: CascadeVariant) -> CascadeConfig {
     CascadeConfig::new(variant, [11; 32])
 }
@@ -37,8 +20,8 @@ fn corrects_random_errors_for_every_variant() {
         CascadeVariant::Optimized,
     ] {
         let plan = CascadePlan::shared(&config(variant.clone()), 20_000, 0.03).unwrap();
-        let a = random_key(20_000, &mut rng);
-        let b = noisy_copy(&a, 0.03, &mut rng);
+        let a = BitString::random(20_000, &mut rng);
+        let b = a.noisy_copy(0.03, &mut rng);
         let errors = a.hamming_distance(&b) as u64;
         let out = reconcile_in_process(a, b, plan).unwrap();
         assert_eq!(out.corrected, out.reference, "{variant:?}");
@@ -52,7 +35,7 @@ fn corrects_random_errors_for_every_variant() {
 #[test]
 fn no_errors_costs_only_the_block_parities() {
     let mut rng = ChaCha8Rng::seed_from_u64(2);
-    let a = random_key(5_000, &mut rng);
+    let a = BitString::random(5_000, &mut rng);
     let plan = CascadePlan::shared(&config(CascadeVariant::Original), 5_000, 0.01).unwrap();
     let blocks: u64 = plan
         .block_sizes()
@@ -69,8 +52,8 @@ fn no_errors_costs_only_the_block_parities() {
 #[test]
 fn responder_and_corrector_agree_on_counts() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let a = random_key(3_000, &mut rng);
-    let b = noisy_copy(&a, 0.05, &mut rng);
+    let a = BitString::random(3_000, &mut rng);
+    let b = a.noisy_copy(0.05, &mut rng);
     let plan = CascadePlan::shared(&config(CascadeVariant::Optimized), 3_000, 0.05).unwrap();
     let mut responder = CascadeResponder::new(a.clone(), plan.clone()).unwrap();
     let mut corrector = CascadeCorrector::new(b, plan).unwrap();
@@ -153,8 +136,8 @@ fn bad_input_is_an_error() {
 #[test]
 fn forged_and_out_of_order_messages_are_errors() {
     let mut rng = ChaCha8Rng::seed_from_u64(4);
-    let a = random_key(2_000, &mut rng);
-    let b = noisy_copy(&a, 0.05, &mut rng);
+    let a = BitString::random(2_000, &mut rng);
+    let b = a.noisy_copy(0.05, &mut rng);
     let plan = CascadePlan::shared(&config(CascadeVariant::Original), 2_000, 0.05).unwrap();
     let fresh = || {
         (
@@ -264,7 +247,7 @@ fn random_replies_terminate_without_panic() {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     for trial in 0..30 {
         let n = 500 + trial * 37;
-        let b = random_key(n, &mut rng);
+        let b = BitString::random(n, &mut rng);
         let plan = CascadePlan::shared(&config(CascadeVariant::Optimized), n, 0.08).unwrap();
         let mut corrector = CascadeCorrector::new(b, plan.clone()).unwrap();
         let mut msg = corrector.start().unwrap();
@@ -312,7 +295,7 @@ fn tiny_keys_and_extreme_block_sizes() {
     let c = config(CascadeVariant::Original);
     for n in [1usize, 2, 3, 7, 64, 65] {
         for sizes in [vec![1], vec![n], vec![2, 3, 1000], vec![1, 1, 1]] {
-            let a = random_key(n, &mut rng);
+            let a = BitString::random(n, &mut rng);
             let mut b = a.clone();
             b.flip(n / 2);
             let plan = Arc::new(CascadePlan::with_block_sizes(n, &sizes, &c).unwrap());
@@ -326,7 +309,7 @@ fn tiny_keys_and_extreme_block_sizes() {
 #[test]
 fn word_parity_matches_bitstring() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let key = random_key(300, &mut rng);
+    let key = BitString::random(300, &mut rng);
     for lo in 0..300 {
         for hi in (lo + 1)..=300 {
             assert_eq!(
@@ -354,8 +337,8 @@ fn efficiency_stays_in_the_published_range() {
         let mut rng = ChaCha8Rng::seed_from_u64(8);
         let mut f = 0.0;
         for _ in 0..20 {
-            let a = random_key(n, &mut rng);
-            let b = noisy_copy(&a, q, &mut rng);
+            let a = BitString::random(n, &mut rng);
+            let b = a.noisy_copy(q, &mut rng);
             let out = reconcile_in_process(a, b, plan.clone()).unwrap();
             f += out.stats.efficiency(q).unwrap() / 20.0;
         }
@@ -380,8 +363,8 @@ fn efficiency_is_none_without_errors_to_correct() {
 #[test]
 fn mismatched_plans_are_detected() {
     let mut rng = ChaCha8Rng::seed_from_u64(9);
-    let a = random_key(4_000, &mut rng);
-    let b = noisy_copy(&a, 0.03, &mut rng);
+    let a = BitString::random(4_000, &mut rng);
+    let b = a.noisy_copy(0.03, &mut rng);
     let base = config(CascadeVariant::Optimized);
     let mut other_seed = base.clone();
     other_seed.seed[0] ^= 1;
@@ -421,7 +404,7 @@ fn lazy_block_views_match_the_full_shuffle() {
     let n = 1_000;
     let c = config(CascadeVariant::Original);
     let plan = CascadePlan::with_block_sizes(n, &[10, 300, 500, 333], &c).unwrap();
-    let mut key = random_key(n, &mut rng);
+    let mut key = BitString::random(n, &mut rng);
     for p in 1..4 {
         let k = plan.pass(p).block_size;
         let mut views = plan::Views::new(4);
