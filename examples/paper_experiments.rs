@@ -367,12 +367,15 @@ fn fig11() -> Result<Vec<EvePoint>, Error> {
     Ok(points)
 }
 
+/// A plotted series: label, colour, points.
+type Series<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
+
 /// A log-log line chart of `series` (label, colour, points).
 fn log_chart(
     path: &std::path::Path,
     title: &str,
     y_desc: &str,
-    series: &[(&str, RGBColor, Vec<(f64, f64)>)],
+    series: &[Series<'_>],
 ) -> Result<(), Error> {
     let all = series.iter().flat_map(|(_, _, p)| p.iter());
     let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
@@ -471,7 +474,7 @@ fn plot_fig11(out: &std::path::Path, points: &[EvePoint]) -> Result<(), Error> {
         .iter()
         .map(|p| (p.attacked as f64, p.fraction / 4.0))
         .collect();
-    let series: [(&str, RGBColor, Vec<(f64, f64)>); 3] = [
+    let series: [Series<'_>; 3] = [
         (
             "state-vector path (5-qubit registers)",
             BLUE,

@@ -38,6 +38,9 @@ pub enum AuthConfig {
     MlDsa,
 }
 
+/// The authentication backends of both ends of a link: (Alice, Bob).
+pub type AuthPair = (Box<dyn ChannelAuth>, Box<dyn ChannelAuth>);
+
 /// Keys of 256 bits in the pre-shared AES-GCM bootstrap (key 0, spares, and the reserve key).
 pub const AES_GCM_BOOTSTRAP_KEYS: usize = 8;
 /// Pad pairs (one pad per direction) in the pre-shared Wegman-Carter bootstrap: the reserve plus
@@ -95,7 +98,7 @@ impl AuthConfig {
         &self,
         bootstrap: SecretKey,
         rng: &mut R,
-    ) -> Result<(Box<dyn ChannelAuth>, Box<dyn ChannelAuth>), DeviceError> {
+    ) -> Result<AuthPair, DeviceError> {
         match self {
             AuthConfig::SlhDsa | AuthConfig::MlDsa => signature_pair(*self, rng),
             _ => Ok((
@@ -153,7 +156,7 @@ impl AuthConfig {
 fn signature_pair<R: CryptoRng + ?Sized>(
     auth: AuthConfig,
     rng: &mut R,
-) -> Result<(Box<dyn ChannelAuth>, Box<dyn ChannelAuth>), DeviceError> {
+) -> Result<AuthPair, DeviceError> {
     use qkd_core::auth::{MlDsa44Auth, SlhDsaAuth};
     Ok(match auth {
         AuthConfig::SlhDsa => {
@@ -178,7 +181,7 @@ fn signature_pair<R: CryptoRng + ?Sized>(
 fn signature_pair<R: CryptoRng + ?Sized>(
     auth: AuthConfig,
     _rng: &mut R,
-) -> Result<(Box<dyn ChannelAuth>, Box<dyn ChannelAuth>), DeviceError> {
+) -> Result<AuthPair, DeviceError> {
     Err(DeviceError::InvalidConfig(format!(
         "{} needs qkd-sim's feature `pq-auth`",
         auth.name()
