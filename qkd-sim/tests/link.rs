@@ -139,6 +139,10 @@ async fn signature_backends_authenticate_without_consuming_key() {
         assert!(a.stats.final_bits > 0, "{auth:?}");
         assert_eq!(a.stats.auth_bits_consumed, 0, "{auth:?}");
         assert_eq!(alice.counters().auth_bits_diverted, 0, "{auth:?}");
+        // Every classical frame of the block was signed (sifting, estimation, Cascade,
+        // verification and the end-of-block marker: well over a handful).
+        assert!(alice.counters().frames_sealed >= 5, "{auth:?}");
+        assert!(bob.counters().frames_sealed >= 5, "{auth:?}");
         assert_eq!(auth.bootstrap_bytes(), 0);
         assert!(auth.uses_key_pairs());
     }
