@@ -192,9 +192,10 @@ fn table1(runtime: &tokio::runtime::Runtime, runs: usize, sig_runs: usize) -> Re
         TABLE1_DEPOLARIZING * 100.0
     );
     println!(
-        "{:<30} {:>5} {:>10} {:>10} {:>12} {:>10} {:>12} {:>10}",
+        "{:<30} {:>5} {:>7} {:>10} {:>10} {:>12} {:>10} {:>12} {:>10}",
         "scenario",
         "runs",
+        "frames",
         "ours (s)",
         "min (s)",
         "ours (bit/s)",
