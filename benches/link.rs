@@ -51,10 +51,10 @@ fn end_to_end(c: &mut Criterion) {
     group.finish();
 }
 
-/// A noiseless BB84 link whose blocks of 2^15 sifted bits yield at least 4096 final bits with the
-/// default finite-key distillation (checked before timing).
+/// A noiseless BB84 link whose blocks of 2^14 sifted bits yield at least 4096 final bits with the
+/// default finite-key distillation (checked before timing), as in `examples/paper_experiments.rs`.
 fn table1_config(auth: AuthConfig, randomness: RandomSource) -> LinkConfig {
-    let mut config = LinkConfig::bb84(1 << 15, 0.0);
+    let mut config = LinkConfig::bb84(1 << 14, 0.0);
     config.auth = auth;
     config.randomness = randomness;
     config.buffer_blocks = 1;
@@ -77,6 +77,15 @@ fn table1(c: &mut Criterion) {
         (
             "qrng_aes_gcm",
             AuthConfig::aes_gcm(),
+            RandomSource::Qrng { register_qubits: 5 },
+        ),
+        ("ml_dsa_44", AuthConfig::MlDsa, RandomSource::Csprng),
+        // SLH-DSA signs every classical frame (several hundred ms each on a loaded machine), so
+        // these two take about a minute each even at the minimum of 10 samples.
+        ("sphincs_slh_dsa", AuthConfig::SlhDsa, RandomSource::Csprng),
+        (
+            "qrng_sphincs_slh_dsa",
+            AuthConfig::SlhDsa,
             RandomSource::Qrng { register_qubits: 5 },
         ),
     ] {

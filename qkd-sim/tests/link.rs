@@ -122,6 +122,49 @@ async fn no_auth_link_consumes_no_key() {
     assert_eq!(alice.counters().auth_bits_diverted, 0);
 }
 
+/// SLH-DSA and ML-DSA: each end gets its own key pair and the peer's public key; the link then
+/// agrees on keys, signs every frame, and consumes no shared key at all.
+#[cfg(feature = "pq-auth")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signature_backends_authenticate_without_consuming_key() {
+    for auth in [AuthConfig::SlhDsa, AuthConfig::MlDsa] {
+        // A small noiseless block keeps the number of signed frames (and the test) small.
+        let mut config = LinkConfig::bb84(1 << 14, 0.0);
+        config.randomness = RandomSource::Seeded(21);
+        config.auth = auth;
+        let (alice, bob) = SimulatedLink::start(config).unwrap();
+        let (a, b) = tokio::join!(alice.next_block(), bob.next_block());
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!((a.index, &a.key), (b.index, &b.key), "{auth:?}");
+        assert!(a.stats.final_bits > 0, "{auth:?}");
+        assert_eq!(a.stats.auth_bits_consumed, 0, "{auth:?}");
+        assert_eq!(alice.counters().auth_bits_diverted, 0, "{auth:?}");
+        // Every classical frame of the block was signed (sifting, estimation, Cascade,
+        // verification and the end-of-block marker: well over a handful).
+        assert!(alice.counters().frames_sealed >= 5, "{auth:?}");
+        assert!(bob.counters().frames_sealed >= 5, "{auth:?}");
+        assert_eq!(auth.bootstrap_bytes(), 0);
+        assert!(auth.uses_key_pairs());
+    }
+}
+
+/// The signature backends need the peer's public key, which a single end built from a bootstrap
+/// secret (the distributed path) does not have: a configuration error, not a panic.
+#[cfg(feature = "pq-auth")]
+#[test]
+fn signature_backends_cannot_be_built_from_a_bootstrap_secret() {
+    for auth in [AuthConfig::SlhDsa, AuthConfig::MlDsa] {
+        let built = auth.build(
+            qkd_core::Role::Alice,
+            qkd_core::SecretKey::from_vec(Vec::new()),
+        );
+        assert!(
+            matches!(built, Err(DeviceError::InvalidConfig(_))),
+            "{auth:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn invalid_configurations_are_errors() {
     let mut bad = small(1, 0.02);

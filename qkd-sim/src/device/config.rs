@@ -5,6 +5,7 @@ use std::time::Duration;
 use qkd_core::auth::{AesGcmAuth, AesGcmPolicy, WegmanCarterAuth, WegmanCarterPolicy};
 use qkd_core::distill::pipeline::PipelineConfig;
 use qkd_core::{ChannelAuth, DeviceError, NoAuth, Role, SecretKey};
+use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 
 use crate::channel::QuantumChannel;
@@ -27,7 +28,18 @@ pub enum AuthConfig {
     /// Wegman-Carter: GHASH with one-time-pad tags, information-theoretically secure
     /// ([`WegmanCarterAuth`]); every frame consumes 128 bits of pad at each end.
     WegmanCarter,
+    /// SLH-DSA-SHAKE-128f signatures (FIPS 205, the paper's SPHINCS+ option; feature `pq-auth`).
+    /// Each end signs with its own key pair, generated from the link's randomness, and verifies
+    /// with the peer's public key; no shared secret is consumed. In-process links only (the
+    /// public keys are exchanged out of band by [`SimulatedLink`](super::SimulatedLink)).
+    SlhDsa,
+    /// ML-DSA-44 signatures (FIPS 204, a faster post-quantum option; feature `pq-auth`), set up
+    /// like [`SlhDsa`](Self::SlhDsa).
+    MlDsa,
 }
+
+/// The authentication backends of both ends of a link: (Alice, Bob).
+pub type AuthPair = (Box<dyn ChannelAuth>, Box<dyn ChannelAuth>);
 
 /// Keys of 256 bits in the pre-shared AES-GCM bootstrap (key 0, spares, and the reserve key).
 pub const AES_GCM_BOOTSTRAP_KEYS: usize = 8;
@@ -59,19 +71,46 @@ impl AuthConfig {
             AuthConfig::None => "none",
             AuthConfig::AesGcm { .. } => "aes-256-gcm",
             AuthConfig::WegmanCarter => "wegman-carter",
+            AuthConfig::SlhDsa => "slh-dsa-shake-128f",
+            AuthConfig::MlDsa => "ml-dsa-44",
         }
     }
 
     /// Bytes of pre-shared secret both ends need before the first block.
     pub fn bootstrap_bytes(&self) -> usize {
         match self {
-            AuthConfig::None => 0,
+            AuthConfig::None | AuthConfig::SlhDsa | AuthConfig::MlDsa => 0,
             AuthConfig::AesGcm { .. } => 32 * AES_GCM_BOOTSTRAP_KEYS,
             AuthConfig::WegmanCarter => 16 + 32 * WEGMAN_CARTER_BOOTSTRAP_PADS,
         }
     }
 
-    /// Builds the backend of one end from the pre-shared bootstrap secret.
+    /// Whether the backend authenticates with per-end key pairs (signatures) rather than a
+    /// pre-shared secret.
+    pub fn uses_key_pairs(&self) -> bool {
+        matches!(self, AuthConfig::SlhDsa | AuthConfig::MlDsa)
+    }
+
+    /// Builds the backends of both ends (Alice, Bob) of an in-process link: from the pre-shared
+    /// bootstrap secret, or for the signature backends from fresh key pairs drawn from `rng`, each
+    /// end receiving the other's public key.
+    pub fn build_pair<R: CryptoRng + ?Sized>(
+        &self,
+        bootstrap: SecretKey,
+        rng: &mut R,
+    ) -> Result<AuthPair, DeviceError> {
+        match self {
+            AuthConfig::SlhDsa | AuthConfig::MlDsa => signature_pair(*self, rng),
+            _ => Ok((
+                self.build(Role::Alice, bootstrap.clone())?,
+                self.build(Role::Bob, bootstrap)?,
+            )),
+        }
+    }
+
+    /// Builds the backend of one end from the pre-shared bootstrap secret. The signature
+    /// backends need the peer's public key and are built by [`build_pair`](Self::build_pair)
+    /// instead (an error here).
     pub fn build(
         &self,
         role: Role,
@@ -101,8 +140,52 @@ impl AuthConfig {
                 bootstrap,
                 wegman_carter_policy(),
             )?),
+            AuthConfig::SlhDsa | AuthConfig::MlDsa => {
+                return Err(DeviceError::InvalidConfig(format!(
+                    "{} needs key pairs exchanged out of band; it is available on in-process \
+                     links only",
+                    self.name()
+                )));
+            }
         })
     }
+}
+
+/// Two signature backends with fresh key pairs, each holding the other's public key.
+#[cfg(feature = "pq-auth")]
+fn signature_pair<R: CryptoRng + ?Sized>(
+    auth: AuthConfig,
+    rng: &mut R,
+) -> Result<AuthPair, DeviceError> {
+    use qkd_core::auth::{MlDsa44Auth, SlhDsaAuth};
+    Ok(match auth {
+        AuthConfig::SlhDsa => {
+            let (a, b) = SlhDsaAuth::generate_pair(rng);
+            (Box::new(a), Box::new(b))
+        }
+        AuthConfig::MlDsa => {
+            let (a, b) = MlDsa44Auth::generate_pair(rng);
+            (Box::new(a), Box::new(b))
+        }
+        other => {
+            return Err(DeviceError::InvalidConfig(format!(
+                "{} is not a signature backend",
+                other.name()
+            )));
+        }
+    })
+}
+
+/// Without feature `pq-auth` the signature backends are not compiled in.
+#[cfg(not(feature = "pq-auth"))]
+fn signature_pair<R: CryptoRng + ?Sized>(
+    auth: AuthConfig,
+    _rng: &mut R,
+) -> Result<AuthPair, DeviceError> {
+    Err(DeviceError::InvalidConfig(format!(
+        "{} needs qkd-sim's feature `pq-auth`",
+        auth.name()
+    )))
 }
 
 /// Everything that defines a simulated link. Both ends must use equal values.

@@ -75,7 +75,8 @@ pub async fn start_alice(
             Box::new(TransformingPort::new(WirePort::new(channel), stage))
         }
     };
-    start_end(Role::Alice, config, classical, port, bootstrap)
+    let auth = config.auth.build(Role::Alice, bootstrap)?;
+    start_end(Role::Alice, config, classical, port, auth)
 }
 
 /// Starts Bob: accepts the classical connection from Alice and the quantum connection (from the
@@ -97,7 +98,7 @@ pub async fn start_bob(
         config,
         classical,
         Box::new(WirePort::new(quantum)),
-        bootstrap,
+        config.auth.build(Role::Bob, bootstrap)?,
     )
 }
 

@@ -21,6 +21,9 @@ pub struct LinkCounters {
     pub auth_bits_diverted: u64,
     /// Final key bits dropped so that every delivered key is a whole number of bytes.
     pub bits_truncated: u64,
+    /// Classical frames this end's authentication backend has sealed (tagged or signed) so far,
+    /// as of the last finished block.
+    pub frames_sealed: u64,
 }
 
 #[derive(Debug)]
@@ -108,6 +111,7 @@ impl SimulatedDevice {
             blocks_attempted: self.counters.blocks_attempted.load(Ordering::Relaxed),
             auth_bits_diverted: self.counters.auth_bits_diverted.load(Ordering::Relaxed),
             bits_truncated: self.counters.bits_truncated.load(Ordering::Relaxed),
+            frames_sealed: self.counters.frames_sealed.load(Ordering::Relaxed),
         }
     }
 

@@ -1,7 +1,11 @@
 //! [`SimulatedLink`]: both ends of a link in one process.
 
 use qkd_core::channel::AuthenticatedChannel;
-use qkd_core::{ClassicalChannel, DeviceError, DeviceInfo, MemoryChannel, Role, SecretKey};
+use qkd_core::{
+    ChannelAuth, ClassicalChannel, DeviceError, DeviceInfo, MemoryChannel, Role, SecretKey,
+};
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
 use zeroize::Zeroizing;
 
 use super::config::LinkConfig;
@@ -44,6 +48,14 @@ impl SimulatedLink {
     pub fn start(config: LinkConfig) -> Result<(SimulatedDevice, SimulatedDevice), DeviceError> {
         config.validate()?;
         let bootstrap = bootstrap_secret(&config)?;
+        // Signature backends: both key pairs come from stream 6 of the configured randomness
+        // (through ChaCha20, which the signature crates accept as a CSPRNG); the public keys are
+        // handed across here, out of band.
+        let mut seed = Zeroizing::new([0u8; 32]);
+        build_rng(config.source_for(6))?.fill_bytes(&mut *seed);
+        let (auth_a, auth_b) = config
+            .auth
+            .build_pair(bootstrap, &mut ChaCha20Rng::from_seed(*seed))?;
         let (ca, cb) = MemoryChannel::pair();
         let (tx, rx) = MemoryPort::<QuantumFrame>::pair(MEMORY_PORT_CAPACITY);
         let stage = ChannelStage::new(config.channel, config.eve, build_rng(config.source_for(3))?);
@@ -52,9 +64,9 @@ impl SimulatedLink {
             &config,
             ca,
             Box::new(TransformingPort::new(tx, stage)),
-            bootstrap.clone(),
+            auth_a,
         )?;
-        let bob = start_end(Role::Bob, &config, cb, Box::new(rx), bootstrap)?;
+        let bob = start_end(Role::Bob, &config, cb, Box::new(rx), auth_b)?;
         Ok((alice, bob))
     }
 }
@@ -72,15 +84,14 @@ fn bootstrap_secret(config: &LinkConfig) -> Result<SecretKey, DeviceError> {
     Ok(SecretKey::from_zeroizing(bytes))
 }
 
-/// Starts one end over `classical` (authenticated here) and `port`.
+/// Starts one end over `classical` (authenticated here by `auth`) and `port`.
 pub(crate) fn start_end<C: ClassicalChannel + 'static>(
     role: Role,
     config: &LinkConfig,
     classical: C,
     port: Box<dyn QuantumPort<QuantumFrame>>,
-    bootstrap: SecretKey,
+    auth: Box<dyn ChannelAuth>,
 ) -> Result<SimulatedDevice, DeviceError> {
-    let auth = config.auth.build(role, bootstrap)?;
     let channel: Box<dyn LinkChannel> = Box::new(AuthenticatedChannel::new(classical, auth));
     let rng = build_rng(config.source_for(match role {
         Role::Alice => 1,

@@ -25,7 +25,7 @@ mod sifting;
 mod worker;
 
 pub use config::{
-    AES_GCM_BOOTSTRAP_KEYS, AuthConfig, LinkConfig, WEGMAN_CARTER_BOOTSTRAP_PADS,
+    AES_GCM_BOOTSTRAP_KEYS, AuthConfig, AuthPair, LinkConfig, WEGMAN_CARTER_BOOTSTRAP_PADS,
     wegman_carter_policy,
 };
 pub use engine::ChannelStage;

@@ -107,6 +107,8 @@ pub(crate) struct WorkerCounters {
     pub auth_bits_diverted: AtomicU64,
     /// Final key bits dropped to make the delivered key a whole number of bytes.
     pub bits_truncated: AtomicU64,
+    /// Frames sealed by the authentication backend, as of the last finished block.
+    pub frames_sealed: AtomicU64,
 }
 
 /// The background task of one end.
@@ -176,6 +178,9 @@ impl Worker {
             auth_demand_bits: block_channel.inner().auth_demand_bits(),
         };
         let peer = block_channel.finish(&mine).await.map_err(channel_fault)?;
+        self.counters
+            .frames_sealed
+            .store(self.channel.auth_usage().sealed, Ordering::Relaxed);
         let consumed = self
             .channel
             .auth_usage()
