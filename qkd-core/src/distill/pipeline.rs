@@ -27,6 +27,7 @@
 //! parity messages are mostly small integers and bit words, which it encodes densely), with no
 //! schema to maintain, well kept, and several times smaller than JSON for these messages.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand_core::CryptoRng;
@@ -246,10 +247,43 @@ enum Message {
 }
 
 /// One end of the distillation pipeline.
+///
+/// Clones share one cache of Cascade plans: building a plan (shuffles and block masks) costs more
+/// than running Cascade on it, so consecutive blocks of one link reuse it. The initiator draws the
+/// Cascade shuffle seed once per pipeline and sends it with every block; shuffles are public
+/// (announced in the clear) and deterministic shuffles are standard in Cascade, so reusing them
+/// leaks nothing beyond the parities, all of which are counted as disclosed.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
     config: PipelineConfig,
     role: PipelineRole,
+    plans: Arc<Mutex<PlanCache>>,
+}
+
+/// How many Cascade plans one pipeline keeps (a plan for 1e6 bits takes about 100 MB).
+const PLAN_CACHE_ENTRIES: usize = 2;
+
+/// What a Cascade plan depends on: shuffle seed, key length, planning QBER (as bits).
+type PlanKey = ([u8; 32], usize, u64);
+
+/// Cascade plans by [`PlanKey`], most recently used last.
+#[derive(Default)]
+struct PlanCache {
+    cascade_seed: Option<[u8; 32]>,
+    plans: Vec<(PlanKey, Arc<CascadePlan>)>,
+}
+
+impl std::fmt::Debug for PlanCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PlanCache({} plans)", self.plans.len())
+    }
+}
+
+/// The planning QBER rounded to two significant digits, so that blocks whose estimates differ
+/// only by sampling noise share one plan. Both ends round the same estimate the same way.
+fn planning_qber(q: f64) -> f64 {
+    let scale = 10f64.powf(q.log10().floor() - 1.0);
+    (q / scale).round() * scale
 }
 
 struct Io<'a, C: ClassicalChannel + ?Sized> {
@@ -277,7 +311,42 @@ impl Pipeline {
     /// A pipeline end with `config` (validated) in `role`.
     pub fn new(config: PipelineConfig, role: PipelineRole) -> Result<Self, PipelineError> {
         config.validate()?;
-        Ok(Self { config, role })
+        Ok(Self {
+            config,
+            role,
+            plans: Arc::new(Mutex::new(PlanCache::default())),
+        })
+    }
+
+    fn lock_plans(&self) -> std::sync::MutexGuard<'_, PlanCache> {
+        // The cache holds only immutable plans; a panic elsewhere cannot leave it inconsistent.
+        self.plans.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The Cascade plan for this seed, key length and planning QBER, from the cache or built.
+    fn plan(&self, seed: [u8; 32], n: usize, qber: f64) -> Result<Arc<CascadePlan>, PipelineError> {
+        let key: PlanKey = (seed, n, qber.to_bits());
+        if let Some(plan) = {
+            let mut cache = self.lock_plans();
+            let found = cache.plans.iter().position(|(k, _)| *k == key);
+            found.map(|i| {
+                let entry = cache.plans.remove(i);
+                let plan = entry.1.clone();
+                cache.plans.push(entry);
+                plan
+            })
+        } {
+            return Ok(plan);
+        }
+        // Built outside the lock: planning a large block takes a while.
+        let config = CascadeConfig::new(self.config.cascade.clone(), seed);
+        let plan = CascadePlan::shared(&config, n, qber)?;
+        let mut cache = self.lock_plans();
+        if cache.plans.len() >= PLAN_CACHE_ENTRIES {
+            cache.plans.remove(0);
+        }
+        cache.plans.push((key, plan.clone()));
+        Ok(plan)
     }
 
     /// The configuration.
@@ -319,9 +388,12 @@ impl Pipeline {
         let t = Instant::now();
         let (sample_seed, cascade_seed) = if initiator {
             let mut sample_seed = [0u8; SEED_BYTES];
-            let mut cascade_seed = [0u8; 32];
             rng.fill_bytes(&mut sample_seed);
-            rng.fill_bytes(&mut cascade_seed);
+            let cascade_seed = *self.lock_plans().cascade_seed.get_or_insert_with(|| {
+                let mut seed = [0u8; 32];
+                rng.fill_bytes(&mut seed);
+                seed
+            });
             io.send(&Message::Hello {
                 key_len: n_sifted as u64,
                 config: self.config.fingerprint(),
@@ -384,9 +456,8 @@ impl Pipeline {
 
         // 3. Cascade.
         let t = Instant::now();
-        let plan_qber = estimate.qber.clamp(self.config.min_plan_qber, 0.49);
-        let cascade_config = CascadeConfig::new(self.config.cascade.clone(), cascade_seed);
-        let plan = CascadePlan::shared(&cascade_config, n, plan_qber)?;
+        let plan_qber = planning_qber(estimate.qber.clamp(self.config.min_plan_qber, 0.49));
+        let plan = self.plan(cascade_seed, n, plan_qber)?;
         let key = if initiator {
             let mut responder = CascadeResponder::new(key, plan)?;
             loop {
@@ -550,5 +621,38 @@ impl Pipeline {
             key: final_key,
             stats,
         })
+    }
+}
+
+#[cfg(test)]
+mod plan_cache_tests {
+    use super::*;
+
+    #[test]
+    fn planning_qber_keeps_two_significant_digits() {
+        assert!((planning_qber(0.01034) - 0.010).abs() < 1e-12);
+        assert!((planning_qber(0.0496) - 0.050).abs() < 1e-12);
+        assert!((planning_qber(0.123) - 0.12).abs() < 1e-12);
+        assert_eq!(
+            planning_qber(0.0101).to_bits(),
+            planning_qber(0.0104).to_bits()
+        );
+    }
+
+    #[test]
+    fn plans_are_reused_and_bounded() {
+        let pipeline = Pipeline::new(PipelineConfig::default(), PipelineRole::Initiator).unwrap();
+        let a = pipeline.plan([1; 32], 4096, 0.02).unwrap();
+        let b = pipeline.plan([1; 32], 4096, 0.02).unwrap();
+        assert!(Arc::ptr_eq(&a, &b), "same parameters reuse the plan");
+        let c = pipeline.clone().plan([1; 32], 4096, 0.03).unwrap();
+        assert!(!Arc::ptr_eq(&a, &c), "another QBER gets its own plan");
+        pipeline.plan([2; 32], 4096, 0.02).unwrap();
+        assert_eq!(pipeline.lock_plans().plans.len(), PLAN_CACHE_ENTRIES);
+        let d = pipeline.plan([1; 32], 4096, 0.02).unwrap();
+        assert!(
+            !Arc::ptr_eq(&a, &d),
+            "the least recently used plan was evicted"
+        );
     }
 }
