@@ -279,11 +279,11 @@ impl std::fmt::Debug for PlanCache {
     }
 }
 
-/// The planning QBER rounded to two significant digits, so that blocks whose estimates differ
-/// only by sampling noise share one plan. Both ends round the same estimate the same way.
+/// The planning QBER rounded up to a geometric grid of eight steps per octave (about 9% apart), so
+/// that blocks whose estimates differ only by sampling noise share one plan; rounding up plans
+/// slightly smaller blocks, never larger. Both ends round the same estimate the same way.
 fn planning_qber(q: f64) -> f64 {
-    let scale = 10f64.powf(q.log10().floor() - 1.0);
-    (q / scale).round() * scale
+    2f64.powf((q.log2() * 8.0).ceil() / 8.0)
 }
 
 struct Io<'a, C: ClassicalChannel + ?Sized> {
@@ -630,13 +630,18 @@ mod plan_cache_tests {
 
     #[test]
     fn planning_qber_keeps_two_significant_digits() {
-        assert!((planning_qber(0.01034) - 0.010).abs() < 1e-12);
-        assert!((planning_qber(0.0496) - 0.050).abs() < 1e-12);
-        assert!((planning_qber(0.123) - 0.12).abs() < 1e-12);
+        for q in [0.001, 0.0094, 0.0101, 0.02, 0.0496, 0.123] {
+            let p = planning_qber(q);
+            assert!(
+                p >= q && p < q * 1.0906,
+                "{q} -> {p}: rounded up by less than one step"
+            );
+        }
         assert_eq!(
-            planning_qber(0.0101).to_bits(),
-            planning_qber(0.0104).to_bits()
+            planning_qber(0.0095).to_bits(),
+            planning_qber(0.0101).to_bits()
         );
+        assert_eq!(planning_qber(0.125), 0.125, "grid points map to themselves");
     }
 
     #[test]
