@@ -49,6 +49,24 @@ fn end_to_end(c: &mut Criterion) {
         b.iter(|| run(&runtime, &config, 1))
     });
     group.finish();
+
+    // Steady state: one long-lived link, so blocks after the first reuse the pipeline's cached
+    // Cascade plan (the figure quoted for `examples/qkd_link.rs`).
+    let (alice, bob) =
+        runtime.block_on(async { SimulatedLink::start(config.clone()).expect("valid config") });
+    let next = || {
+        runtime.block_on(async {
+            let (a, b) = tokio::join!(alice.next_block(), bob.next_block());
+            let (a, b) = (a.expect("alice block"), b.expect("bob block"));
+            assert_eq!(a.key, b.key);
+        })
+    };
+    next(); // builds the plan
+    let mut group = c.benchmark_group("link_steady_state");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(final_bits));
+    group.bench_function("bb84_qber2_aes_gcm_2^20_sifted", |b| b.iter(next));
+    group.finish();
 }
 
 /// A noiseless BB84 link whose blocks of 2^14 sifted bits yield at least 4096 final bits with the

@@ -464,16 +464,8 @@ impl ChannelAuth for AesGcmAuth {
     }
 
     fn open(&mut self, frame: &[u8]) -> Result<Vec<u8>, AuthError> {
-        match self.open_inner(frame) {
-            Ok(payload) => {
-                self.usage.opened += 1;
-                Ok(payload)
-            }
-            Err(err) => {
-                self.usage.rejected += 1;
-                Err(err)
-            }
-        }
+        let result = self.open_inner(frame);
+        self.usage.record_open(result)
     }
 
     /// Adds `material` (a non-empty multiple of 32 bytes) as the next keys of the pool and re-arms

@@ -52,6 +52,17 @@ pub struct AuthUsage {
     pub key_bits_available: u64,
 }
 
+impl AuthUsage {
+    /// Counts the outcome of one `open` (accepted or rejected) and passes it through.
+    pub fn record_open<T>(&mut self, result: Result<T, AuthError>) -> Result<T, AuthError> {
+        match &result {
+            Ok(_) => self.opened += 1,
+            Err(_) => self.rejected += 1,
+        }
+        result
+    }
+}
+
 /// Authenticates the messages of one direction pair of a classical channel.
 ///
 /// # Contract

@@ -174,16 +174,8 @@ impl<S: SignatureScheme> ChannelAuth for SignatureAuth<S> {
     }
 
     fn open(&mut self, frame: &[u8]) -> Result<Vec<u8>, AuthError> {
-        match self.open_inner(frame) {
-            Ok(payload) => {
-                self.usage.opened += 1;
-                Ok(payload)
-            }
-            Err(err) => {
-                self.usage.rejected += 1;
-                Err(err)
-            }
-        }
+        let result = self.open_inner(frame);
+        self.usage.record_open(result)
     }
 
     fn usage(&self) -> AuthUsage {

@@ -53,15 +53,7 @@ impl CascadeCorrector {
     /// Errors: [`DistillError::EmptyKey`]; [`DistillError::LengthMismatch`] if the key length is
     /// not the plan's.
     pub fn new(key: BitString, plan: Arc<CascadePlan>) -> Result<Self, DistillError> {
-        if key.is_empty() {
-            return Err(DistillError::EmptyKey);
-        }
-        if key.len() != plan.key_len() {
-            return Err(DistillError::LengthMismatch {
-                expected: plan.key_len(),
-                actual: key.len(),
-            });
-        }
+        plan.check_key(&key)?;
         let n = key.len();
         let passes = plan.passes();
         let trees = (0..passes)

@@ -192,6 +192,20 @@ impl CascadePlan {
         Self::new(config, key_len, qber).map(Arc::new)
     }
 
+    /// Checks that `key` can be reconciled under this plan: non-empty and of the plan's length.
+    pub fn check_key(&self, key: &BitString) -> Result<(), DistillError> {
+        if key.is_empty() {
+            return Err(DistillError::EmptyKey);
+        }
+        if key.len() != self.key_len() {
+            return Err(DistillError::LengthMismatch {
+                expected: self.key_len(),
+                actual: key.len(),
+            });
+        }
+        Ok(())
+    }
+
     /// Key length in bits.
     pub fn key_len(&self) -> usize {
         self.n
