@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use qkd_core::conformance::device::PairedTestDevice;
 use qkd_core::conformance::module::{ModulePair, open_both, run_key_module_suite};
-use qkd_core::{Endpoint, KeyModule, KeyStore, ModuleError, Qos, SecretKey, Status};
+use qkd_core::{Endpoint, KeyModule, KeyStore, ModuleError, Qos, SecretKey, Status, StreamId};
 use qkd_kms::module::peer::InProcessPeer;
 use qkd_kms::store::{MasterKey, MemoryStore, RedbStore};
 use qkd_kms::{ModuleConfig, QkdModule};
@@ -77,13 +77,44 @@ async fn module_over_redb_store_passes_key_module_suite() {
     .await;
 }
 
-/// The chunks are exactly the documented scheme: the concatenation of the stream's slot blocks
-/// from a common start block, cut into key_chunk_size pieces.
+/// Reads chunks `0..n` of `ksid` at Alice and Bob, checks they agree, and returns Alice's bytes.
+async fn read_both(
+    p: &ModulePair<Arc<MemModule>, Arc<MemModule>>,
+    ksid: StreamId,
+    n: u64,
+) -> Vec<u8> {
+    let mut got = Vec::new();
+    for i in 0..n {
+        let a = p.alice.get_key(ksid, Some(i), 1024).await.unwrap();
+        let b = p.bob.get_key(ksid, Some(i), 1024).await.unwrap();
+        assert_eq!(a.key, b.key, "chunk {i} of {ksid}");
+        got.extend_from_slice(a.key.expose_secret());
+    }
+    got
+}
+
+/// Whether `got` is the concatenation of the device blocks `start, start + step, ...`.
+fn is_blocks_from(seed: u64, got: &[u8], start: u64, step: u64) -> bool {
+    let mut expect = Vec::new();
+    let mut b = start;
+    while expect.len() < got.len() {
+        expect.extend_from_slice(PairedTestDevice::key_at(seed, b, BLOCK_BYTES).expose_secret());
+        b += step;
+    }
+    expect[..got.len()] == got[..]
+}
+
+/// A stream with `max_bps` set owns its slots and nothing else: its chunks are exactly its slot
+/// blocks from a common start block, concatenated and cut into key_chunk_size pieces.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chunks_follow_the_documented_schedule() {
+async fn a_rate_limited_stream_gets_exactly_its_slot_blocks() {
     let seed = 7;
     let p = memory_pair(seed, ModuleConfig::default());
-    let ksid = open_both(&p, &qos(24)).await;
+    let limited = Qos {
+        max_bps: 1,
+        ..qos(24)
+    };
+    let ksid = open_both(&p, &limited).await;
     let slots = p.alice.slots_of(ksid);
     assert_eq!(
         slots,
@@ -95,38 +126,178 @@ async fn chunks_follow_the_documented_schedule() {
         vec![0],
         "the first stream opened at Alice takes slot 0"
     );
-    let n = 40u64;
-    let mut got = Vec::new();
-    for i in 0..n {
-        got.extend_from_slice(
-            p.alice
-                .get_key(ksid, Some(i), 1024)
-                .await
-                .unwrap()
-                .key
-                .expose_secret(),
-        );
-    }
-    // Find the start block: the first slot-0 block from which the concatenation matches.
+    let got = read_both(&p, ksid, 40).await;
     let slot_count = u64::from(ModuleConfig::default().slot_count);
     let position = p.alice.position().max(p.bob.position());
-    let start = (0..=position / slot_count)
-        .map(|k| k * slot_count)
-        .find(|&start| {
-            let mut expect = Vec::new();
-            let mut b = start;
-            while expect.len() < got.len() {
-                expect.extend_from_slice(
-                    PairedTestDevice::key_at(seed, b, BLOCK_BYTES).expose_secret(),
-                );
-                b += slot_count;
-            }
-            expect[..got.len()] == got[..]
-        });
     assert!(
-        start.is_some(),
+        (0..=position / slot_count).any(|k| is_blocks_from(seed, &got, k * slot_count, slot_count)),
         "chunks are not the slot-0 blocks concatenated from any start"
     );
+}
+
+/// A lone elastic stream (`max_bps = 0`) takes the spare blocks too: the whole link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_elastic_stream_gets_every_block() {
+    let seed = 17;
+    let p = memory_pair(seed, ModuleConfig::default());
+    let ksid = open_both(&p, &qos(24)).await;
+    let got = read_both(&p, ksid, 40).await;
+    let position = p.alice.position().max(p.bob.position());
+    assert!(
+        (0..=position).any(|start| is_blocks_from(seed, &got, start, 1)),
+        "chunks are not consecutive device blocks"
+    );
+}
+
+/// Spare blocks go to the highest priority; the lower one keeps its own slot and no more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn priority_decides_who_gets_the_spare_blocks() {
+    let config = ModuleConfig {
+        buffer_chunks: 100_000,
+        ..ModuleConfig::default()
+    };
+    let p = memory_pair(18, config);
+    let chunk = BLOCK_BYTES as u32; // one chunk per block
+    let low = open_both(
+        &p,
+        &Qos {
+            priority: 1,
+            ..qos(chunk)
+        },
+    )
+    .await;
+    let high = open_both(
+        &p,
+        &Qos {
+            priority: 9,
+            ..qos(chunk)
+        },
+    )
+    .await;
+    let count = |ksid| {
+        let module = Arc::clone(&p.alice);
+        async move { module.available(ksid).await.unwrap() }
+    };
+    // Let the blocks held during the opens reach the store, then count from there.
+    let settled = p.alice.position() + 400;
+    while p.alice.position() < settled {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (l0, h0) = (count(low).await, count(high).await);
+    // Let 50 rounds of the 16-slot schedule pass.
+    let target = p.alice.position() + 800;
+    while p.alice.position() < target || p.bob.position() < target {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (l, h) = (count(low).await - l0, count(high).await - h0);
+    // From here on `low` gets its one slot in 16 and `high` the other 15 (800 blocks: 50 and 750,
+    // give or take the blocks in flight when the counts were read).
+    assert!(h >= 10 * l, "high priority got {h} blocks, low {l}");
+    assert!(
+        l >= 40,
+        "the low-priority stream keeps its own slot: {l} blocks"
+    );
+    read_both(&p, low, 30).await;
+    read_both(&p, high, 30).await;
+}
+
+/// Unread chunks expire after the stream's TTL (status 2 at both ends afterwards), which frees the
+/// buffer so the link moves on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttl_expires_unread_chunks_and_unblocks_the_link() {
+    let config = ModuleConfig {
+        buffer_chunks: 4,
+        ..ModuleConfig::default()
+    };
+    let p = memory_pair(19, config);
+    let ksid = open_both(&p, &Qos { ttl: 1, ..qos(32) }).await;
+    for _ in 0..200 {
+        if p.alice.available(ksid).await.unwrap() == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stalled_at = p.alice.position();
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    for module in [&p.alice, &p.bob] {
+        assert_eq!(
+            module.get_key(ksid, Some(0), 1024).await.unwrap_err(),
+            ModuleError::InsufficientKey,
+            "chunk 0 expired"
+        );
+    }
+    assert!(
+        p.alice.position() > stalled_at,
+        "expiry made room and the puller moved on"
+    );
+    // Later chunks still agree at both ends.
+    let next = p.alice.get_key(ksid, None, 1024).await.unwrap();
+    let other = p.bob.get_key(ksid, Some(next.index), 1024).await.unwrap();
+    assert_eq!(next.key, other.key);
+    assert!(next.index >= 4);
+}
+
+/// `jitter` buys evenly spread slots, or a counter-proposal with the best bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jitter_is_negotiated_against_the_block_period() {
+    // 320-bit blocks at 5120 bit/s: one block every 62.5 ms; one slot of 16 every second.
+    let config = ModuleConfig {
+        key_rate_bps: Some(5120.0),
+        ..ModuleConfig::default()
+    };
+    let p = memory_pair(20, config);
+    let (src, dst) = (&p.source, &p.destination);
+    let err = p
+        .alice
+        .open_connect(
+            src,
+            dst,
+            &Qos {
+                jitter: 100,
+                ..qos(32)
+            },
+            None,
+        )
+        .await
+        .unwrap_err();
+    let ModuleError::QosNotMet { counter_proposal } = err else {
+        panic!("expected status 7, got {err:?}");
+    };
+    assert_eq!(counter_proposal.jitter, 125, "every other slot: 2 blocks");
+    let ksid = open_both(
+        &p,
+        &Qos {
+            jitter: 300,
+            ..qos(32)
+        },
+    )
+    .await;
+    assert_eq!(p.alice.slots_of(ksid), vec![0, 4, 8, 12]);
+    assert_eq!(p.bob.slots_of(ksid), vec![0, 4, 8, 12]);
+    read_both(&p, ksid, 5).await;
+}
+
+/// Whichever end closes a stream (or both at once), the two agree on its last block, so the
+/// elastic stream that inherits its blocks stays in step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_at_either_end_keeps_the_other_streams_in_step() {
+    let p = memory_pair(21, ModuleConfig::default());
+    for round in 0..5 {
+        let first = open_both(&p, &qos(16)).await;
+        let second = open_both(&p, &qos(16)).await;
+        read_both(&p, first, 3).await;
+        match round % 3 {
+            0 => p.alice.close(first).await.unwrap(),
+            1 => p.bob.close(first).await.unwrap(),
+            _ => {
+                let (a, b) = tokio::join!(p.alice.close(first), p.bob.close(first));
+                // One close may find the stream already closed by the other (status 4).
+                assert!(a.is_ok() || b.is_ok(), "round {round}");
+            }
+        }
+        read_both(&p, second, 20).await;
+        p.alice.close(second).await.unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,7 +305,9 @@ async fn close_ends_the_stream_at_both_modules_and_deletes_chunks() {
     let p = memory_pair(8, ModuleConfig::default());
     let ksid = open_both(&p, &qos(32)).await;
     p.bob.get_key(ksid, Some(3), 1024).await.unwrap();
-    assert!(p.alice.available(ksid).await.unwrap() > 0);
+    // Waiting for index 3 at Alice means chunks 0-2 are buffered there.
+    p.alice.get_key(ksid, Some(3), 1024).await.unwrap();
+    assert!(p.alice.available(ksid).await.unwrap() >= 3);
     p.bob.close(ksid).await.unwrap();
     for module in [&p.alice, &p.bob] {
         assert_eq!(

@@ -27,27 +27,42 @@
 //! counter-proposal (7); an unknown KSID is 4.
 //!
 //! # QoS fields
-//! `key_chunk_size`, `min_bps`, `max_bps` (slot allocation), `timeout` (GET_KEY wait) and
-//! `metadata_mimetype` (`application/json` metadata: KSID, index, chunk size) are enforced.
-//! `jitter`, `priority` and `TTL` are accepted, recorded and returned but not enforced yet.
+//! All eight are enforced:
+//! * `key_chunk_size`: chunk size; `metadata_mimetype`: `application/json` metadata (KSID, index,
+//!   chunk size); `timeout`: how long `GET_KEY` waits (status 6 after it).
+//! * `min_bps`, `max_bps`, `jitter`: how many of the link's slots the stream owns, and which ones
+//!   (spread evenly); see [`qos::negotiate`] for the rules and the counter-proposals (status 7).
+//! * `max_bps = 0` makes the stream *elastic*: besides its own slots it takes the link's spare
+//!   blocks, shared by `priority` (the highest priority present takes them all; equal priorities
+//!   share evenly). A lone elastic stream therefore gets the whole link, and a stream's own slots
+//!   keep it from starving whatever the priorities (see [`schedule`]).
+//! * `ttl` (seconds, 0 = no limit): a chunk nobody has read `ttl` seconds after it was stored is
+//!   deleted (zeroized) at that end; reading it later is status 2. Expiry frees buffer space, so
+//!   an abandoned stream with a TTL cannot stall the link for long (see below). Each end expires
+//!   by its own clock, so a chunk read at one end just before its TTL may have expired at the other.
 //!
 //! # Close
 //! `CLOSE` at either end ends the stream at **both** modules: both delete (zeroize) their
-//! remaining chunks and free the slots; later calls for the KSID fail with status 4 at both ends.
+//! remaining chunks and, once the two have agreed the last block of the stream, free its slots;
+//! later calls for the KSID fail with status 4 at both ends.
 //!
 //! # Known limitations
 //! * **Head-of-line blocking.** Blocks cannot be skipped without desynchronising the ends, so a
 //!   stream whose buffer is full (its application stopped reading) stalls the puller, and with it
-//!   every stream of the link. TTL expiry would be the remedy; it is not enforced yet.
-//! * **Slot granularity.** A stream gets whole slots (`1/slot_count` of the link rate each); blocks of
-//!   unclaimed slots are discarded, so a lone stream with `max_bps = 0` uses one slot's share.
+//!   every stream of the link, until it is read, closed, or its chunks reach their TTL. Use a TTL
+//!   for streams whose readers may vanish.
+//! * **No preemption.** When every slot of a direction is owned, a new stream is refused (status
+//!   4) whatever its priority; priority only orders the spare capacity.
 //! * **Simultaneous first opens of one KSID** at both modules: both peers answer `Conflict` and both
 //!   callers get status 5; a retry at one end succeeds.
 //! * The module's stream table is in memory: after a restart, open streams must be re-opened
 //!   (chunks already in a durable store stay there, but no new ones are added to old KSIDs).
 //! * Both ends must deliver (or abort) the same block indexes, as the `QuantumDevice` contract
 //!   says; an asymmetric abort would shift the chunk sequence of the stream owning that slot.
+//! * `jitter` and `min_bps` are promised for the device's nominal rate
+//!   ([`ModuleConfig::key_rate_bps`] or the device's own figure); a slower device delivers less.
 
+pub mod chunker;
 pub mod peer;
 pub mod qos;
 pub mod schedule;
@@ -64,12 +79,17 @@ use qkd_core::{
 };
 use tokio::sync::{Notify, watch};
 
+use self::chunker::Chunker;
 use self::peer::{InProcessPeer, PeerHandler, PeerLink, PeerMessage, PeerReply};
-use self::qos::{Negotiated, negotiate};
-use self::schedule::{Chunker, Schedule};
+use self::qos::{LinkOffer, Negotiated, negotiate};
+use self::schedule::{Claim, Schedule};
 
-/// Blocks a stream may hold before its start block is agreed (see `wait_for_handshakes`).
-const MAX_UNSTARTED_BLOCKS: usize = 256;
+/// Blocks the puller may hold while a change it started waits for the peer (see
+/// `wait_for_handshakes`).
+const MAX_HELD_BLOCKS: usize = 256;
+
+/// How often expired chunks are looked for.
+const EXPIRY_TICK: Duration = Duration::from_millis(100);
 
 /// Configuration of a [`QkdModule`]. Both modules of a link must use the same `slot_count`.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +105,8 @@ pub struct ModuleConfig {
     pub buffer_chunks: u64,
     /// Largest `timeout` granted, in milliseconds. Default 60 000.
     pub max_timeout_ms: u32,
+    /// Largest `ttl` granted, in seconds. Default 86 400 (one day).
+    pub max_ttl_s: u32,
     /// Metadata MIME types supported. Default `["application/json"]`.
     pub supported_mimetypes: Vec<String>,
     /// Secret-key rate of the link in bits per second, overriding the device's nominal rate (used
@@ -100,6 +122,7 @@ impl Default for ModuleConfig {
             default_chunk_size: 32,
             buffer_chunks: 1024,
             max_timeout_ms: 60_000,
+            max_ttl_s: 86_400,
             supported_mimetypes: vec!["application/json".to_owned()],
             key_rate_bps: None,
         }
@@ -108,12 +131,12 @@ impl Default for ModuleConfig {
 
 struct StreamState {
     qos: Qos,
-    claim_position: u64,
-    start: Option<u64>,
     local_app: bool,
     peer_app: bool,
-    /// Blocks of this stream not yet cut into chunks, in block order.
-    pending: VecDeque<(u64, SecretKey)>,
+    /// Blocks assigned to this stream, not yet cut into chunks, in block order.
+    pending: VecDeque<SecretKey>,
+    /// Stored chunk ranges `[first, end)` and when they expire (streams with a TTL only).
+    expiry: VecDeque<(u64, u64, tokio::time::Instant)>,
     chunker: Chunker,
     /// Index of the next chunk to cut.
     next_index: u64,
@@ -125,9 +148,37 @@ struct StreamState {
 
 struct State {
     schedule: Schedule,
-    /// Next block index the puller will process.
+    /// Next block index the puller will fetch.
     position: u64,
+    /// Blocks fetched but not yet assigned to a stream, because a change this module started
+    /// (open or close) still waits for the peer's answer (see [`Schedule::frontier`]).
+    held: VecDeque<(u64, SecretKey)>,
+    /// Streams open at this module (the schedule also keeps closed ones until their end).
     streams: HashMap<StreamId, StreamState>,
+}
+
+impl State {
+    /// Hands every held block below the schedule's frontier to its stream, in block order, and
+    /// drops what no stream gets (zeroized by `SecretKey`).
+    fn assign_ready(&mut self) {
+        let frontier = self.schedule.frontier();
+        while self
+            .held
+            .front()
+            .is_some_and(|(index, _)| *index < frontier)
+        {
+            let Some((index, key)) = self.held.pop_front() else {
+                break;
+            };
+            if let Some(owner) = self.schedule.assign(index)
+                && let Some(stream) = self.streams.get_mut(&owner)
+            {
+                stream.pending.push_back(key);
+            }
+        }
+        let assigned = self.held.front().map_or(self.position, |(index, _)| *index);
+        self.schedule.retire(assigned);
+    }
 }
 
 struct Shared<D, S> {
@@ -174,6 +225,7 @@ struct Shared<D, S> {
 pub struct QkdModule<D, S> {
     shared: Arc<Shared<D, S>>,
     puller: tokio::task::JoinHandle<()>,
+    expirer: tokio::task::JoinHandle<()>,
 }
 
 impl<D, S> Drop for QkdModule<D, S> {
@@ -181,6 +233,7 @@ impl<D, S> Drop for QkdModule<D, S> {
         self.shared.stopped.store(true, Ordering::SeqCst);
         self.shared.room.notify_waiters();
         self.puller.abort();
+        self.expirer.abort();
     }
 }
 
@@ -204,6 +257,7 @@ where
             state: Mutex::new(State {
                 schedule: Schedule::new(config.slot_count, role),
                 position: 0,
+                held: VecDeque::new(),
                 streams: HashMap::new(),
             }),
             config,
@@ -213,7 +267,12 @@ where
             stopped: AtomicBool::new(false),
         });
         let puller = tokio::spawn(Arc::clone(&shared).pull());
-        Arc::new(Self { shared, puller })
+        let expirer = tokio::spawn(Arc::clone(&shared).expire());
+        Arc::new(Self {
+            shared,
+            puller,
+            expirer,
+        })
     }
 
     /// Starts the two modules of a link in this process, connected by [`InProcessPeer`]s.
@@ -254,10 +313,7 @@ where
 
     /// The slots of the schedule owned by `ksid` (empty if unknown).
     pub fn slots_of(&self, ksid: StreamId) -> Vec<u32> {
-        let state = self.shared.lock();
-        (0..state.schedule.slot_count())
-            .filter(|s| state.schedule.owner_of_slot(*s) == Some(ksid))
-            .collect()
+        self.shared.lock().schedule.slots_of(ksid)
     }
 }
 
@@ -286,14 +342,12 @@ where
                 Ok(block) => {
                     {
                         let mut state = self.lock();
-                        state.position = state.position.max(block.index + 1);
-                        if let Some(owner) = state.schedule.owner(block.index)
-                            && let Some(stream) = state.streams.get_mut(&owner)
-                            && block.index >= stream.claim_position
-                        {
-                            stream.pending.push_back((block.index, block.key));
+                        if block.index >= state.position {
+                            state.position = block.index + 1;
+                            state.held.push_back((block.index, block.key));
+                            state.assign_ready();
                         }
-                        // Blocks of unclaimed slots drop here (SecretKey zeroizes itself).
+                        // A block index seen before (a misbehaving device) is dropped.
                     }
                     self.drain().await;
                     self.wait_for_handshakes().await;
@@ -311,15 +365,11 @@ where
         }
     }
 
-    /// Bounds the blocks held for streams whose start is not agreed yet (an open in flight): the
-    /// puller pauses while one of them holds [`MAX_UNSTARTED_BLOCKS`] blocks.
+    /// Bounds the blocks held while a change waits for the peer: the puller pauses while
+    /// [`MAX_HELD_BLOCKS`] are held.
     async fn wait_for_handshakes(&self) {
         loop {
-            let waiting = self
-                .lock()
-                .streams
-                .values()
-                .any(|s| s.start.is_none() && s.pending.len() >= MAX_UNSTARTED_BLOCKS);
+            let waiting = self.lock().held.len() >= MAX_HELD_BLOCKS;
             if !waiting || self.stopped.load(Ordering::SeqCst) {
                 return;
             }
@@ -335,11 +385,7 @@ where
                 let mut state = self.lock();
                 let mut job = None;
                 for (ksid, stream) in state.streams.iter_mut() {
-                    let Some(start) = stream.start else { continue };
-                    while let Some((index, key)) = stream.pending.pop_front() {
-                        if index < start {
-                            continue;
-                        }
+                    while let Some(key) = stream.pending.pop_front() {
                         let chunks = stream.chunker.push(&key);
                         if chunks.is_empty() {
                             continue;
@@ -390,11 +436,17 @@ where
                 // can no longer be kept in step with the peer. Stop feeding it.
                 return;
             }
+            let stored_from = next;
             next += n as u64;
             let gone = {
-                let state = self.lock();
-                match state.streams.get(&ksid) {
+                let mut state = self.lock();
+                match state.streams.get_mut(&ksid) {
                     Some(stream) => {
+                        if stream.qos.ttl > 0 {
+                            let deadline = tokio::time::Instant::now()
+                                + Duration::from_secs(u64::from(stream.qos.ttl));
+                            stream.expiry.push_back((stored_from, next, deadline));
+                        }
                         stream.produced.send_replace(next);
                         false
                     }
@@ -415,36 +467,74 @@ where
             .or_else(|| self.device.info().nominal_key_rate_bps)
     }
 
-    fn new_stream(&self, qos: Qos, position: u64, start: Option<u64>) -> StreamState {
+    fn new_stream(&self, qos: Qos) -> StreamState {
         StreamState {
             chunker: Chunker::new(qos.key_chunk_size as usize),
             qos,
-            claim_position: position,
-            start,
             local_app: false,
             peer_app: false,
             pending: VecDeque::new(),
+            expiry: VecDeque::new(),
             next_index: 0,
             produced: watch::Sender::new(0),
             cursor: Arc::new(tokio::sync::Mutex::new(0)),
         }
     }
 
-    /// Removes a stream locally: frees nothing in the schedule if `keep_slots`.
-    async fn remove_stream(&self, ksid: StreamId, release_slots: bool) {
+    /// Cuts and stores whatever became assignable, without making the caller wait for room.
+    fn drain_in_background(self: &Arc<Self>) {
+        let shared = Arc::clone(self);
+        tokio::spawn(async move { shared.drain().await });
+    }
+
+    /// Forgets a stream whose open failed: it never became active, at either end.
+    async fn abandon_open(&self, ksid: StreamId) {
         {
             let mut state = self.lock();
             state.streams.remove(&ksid);
-            if release_slots {
-                state.schedule.release(ksid);
-            }
+            state.schedule.remove(ksid);
+            state.assign_ready();
         }
         let _ = self.store.delete_stream(ksid).await;
         self.room.notify_waiters();
     }
 
+    /// The TTL task: deletes chunks nobody read within their stream's `ttl`.
+    async fn expire(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(EXPIRY_TICK).await;
+            if self.stopped.load(Ordering::SeqCst) {
+                return;
+            }
+            let now = tokio::time::Instant::now();
+            let due: Vec<(StreamId, Vec<u64>)> = {
+                let mut state = self.lock();
+                state
+                    .streams
+                    .iter_mut()
+                    .filter_map(|(ksid, stream)| {
+                        let mut indexes = Vec::new();
+                        while let Some(&(first, end, deadline)) = stream.expiry.front() {
+                            if deadline > now {
+                                break;
+                            }
+                            stream.expiry.pop_front();
+                            indexes.extend(first..end);
+                        }
+                        (!indexes.is_empty()).then_some((*ksid, indexes))
+                    })
+                    .collect()
+            };
+            for (ksid, indexes) in due {
+                // Chunks already read are gone; `delete` skips them.
+                let _ = self.store.delete(ksid, &indexes).await;
+                self.room.notify_waiters();
+            }
+        }
+    }
+
     async fn open_new(
-        &self,
+        self: &Arc<Self>,
         source: &Endpoint,
         destination: &Endpoint,
         requested: &Qos,
@@ -452,7 +542,7 @@ where
     ) -> Result<OpenConnect, ModuleError> {
         let (granted, slots, position, slot_count) = {
             let mut state = self.lock();
-            if state.streams.contains_key(&ksid) {
+            if state.streams.contains_key(&ksid) || state.schedule.contains(ksid) {
                 return Err(ModuleError::KsidInUse(ksid));
             }
             let free = state.schedule.free_own_slots();
@@ -463,22 +553,24 @@ where
                     state.schedule.own_slot_count()
                 )));
             }
-            let (qos, n) = match negotiate(
-                requested,
-                &self.config,
-                self.key_rate(),
+            let offer = LinkOffer {
+                rate_bps: self.key_rate(),
+                block_bits: self.device.info().block_bits,
                 slot_count,
-                free.len() as u32,
-            ) {
+                free: &free,
+            };
+            let (qos, slots) = match negotiate(requested, &self.config, offer) {
                 Negotiated::Granted { qos, slots } => (qos, slots),
                 Negotiated::CounterProposal(counter_proposal) => {
                     return Err(ModuleError::QosNotMet { counter_proposal });
                 }
             };
-            let slots: Vec<u32> = free.into_iter().take(n as usize).collect();
-            state.schedule.claim(ksid, &slots).map_err(no_connection)?;
             let position = state.position;
-            let mut stream = self.new_stream(qos.clone(), position, None);
+            state
+                .schedule
+                .claim(ksid, claim_of(&qos, slots.clone()), position, None)
+                .map_err(no_connection)?;
+            let mut stream = self.new_stream(qos.clone());
             stream.local_app = true;
             state.streams.insert(ksid, stream);
             (qos, slots, position, slot_count)
@@ -488,7 +580,7 @@ where
             .set_capacity(ksid, self.config.buffer_chunks)
             .await
         {
-            self.remove_stream(ksid, true).await;
+            self.abandon_open(ksid).await;
             return Err(no_connection(format!("key store: {e}")));
         }
         self.claims.notify_waiters();
@@ -511,11 +603,15 @@ where
             }) => {
                 {
                     let mut state = self.lock();
+                    state
+                        .schedule
+                        .resolve_start(ksid, position.max(peer_position));
                     if let Some(stream) = state.streams.get_mut(&ksid) {
-                        stream.start = Some(position.max(peer_position));
                         stream.peer_app |= app_connected;
                     }
+                    state.assign_ready();
                 }
+                self.drain_in_background();
                 let status = if app_connected {
                     Status::Successful
                 } else {
@@ -528,15 +624,18 @@ where
                 })
             }
             Ok(PeerReply::Conflict(_)) => {
-                self.remove_stream(ksid, true).await;
+                self.abandon_open(ksid).await;
+                self.drain_in_background();
                 Err(ModuleError::KsidInUse(ksid))
             }
             Ok(other) => {
-                self.remove_stream(ksid, true).await;
+                self.abandon_open(ksid).await;
+                self.drain_in_background();
                 Err(no_connection(format!("unexpected peer reply {other:?}")))
             }
             Err(e) => {
-                self.remove_stream(ksid, true).await;
+                self.abandon_open(ksid).await;
+                self.drain_in_background();
                 Err(no_connection(e.to_string()))
             }
         }
@@ -627,7 +726,7 @@ where
                     Err(reply) => return reply,
                 };
                 if let Err(e) = sh.store.set_capacity(ksid, sh.config.buffer_chunks).await {
-                    sh.remove_stream(ksid, true).await;
+                    sh.abandon_open(ksid).await;
                     return PeerReply::Conflict(format!("key store: {e}"));
                 }
                 sh.claims.notify_waiters();
@@ -643,9 +742,19 @@ where
                 }
                 None => PeerReply::UnknownStream,
             },
-            PeerMessage::Close { ksid } => {
-                sh.remove_stream(ksid, true).await;
-                PeerReply::Ack
+            PeerMessage::Close { ksid, position } => {
+                let here = {
+                    let mut state = sh.lock();
+                    state.streams.remove(&ksid);
+                    let here = state.position;
+                    let answer = state.schedule.close_remote(ksid, position, here);
+                    state.assign_ready();
+                    answer.unwrap_or(here)
+                };
+                let _ = sh.store.delete_stream(ksid).await;
+                sh.room.notify_waiters();
+                sh.drain_in_background();
+                PeerReply::Closed { position: here }
             }
         }
     }
@@ -670,11 +779,7 @@ where
         if known {
             sh.attach(qos, ksid).await
         } else {
-            let opened = sh.open_new(source, destination, qos, ksid).await?;
-            // Cut the blocks held during the handshake, without making the caller wait for room.
-            let shared = Arc::clone(&self.shared);
-            tokio::spawn(async move { shared.drain().await });
-            Ok(opened)
+            sh.open_new(source, destination, qos, ksid).await
         }
     }
 
@@ -769,16 +874,37 @@ where
                     "unknown or closed key stream {ksid}"
                 )));
             }
-            // Unregister now (GET_KEY fails with 4 from here on); keep the slots until the peer
-            // has acknowledged, so that they are never claimed twice.
+            // Unregister now (GET_KEY fails with 4 from here on). The schedule keeps the stream
+            // until the peer has agreed its last block, so its slots are never claimed twice and
+            // both ends stop feeding it at the same block.
             state.streams.remove(&ksid);
         }
         let _ = sh.store.delete_stream(ksid).await;
         sh.room.notify_waiters();
-        // An unreachable peer cannot be told; the stream is closed here regardless, and the peer
-        // frees its side when it learns (or when its own application closes).
-        let _ = sh.peer.send(PeerMessage::Close { ksid }).await;
-        sh.lock().schedule.release(ksid);
+        let local = {
+            let mut state = sh.lock();
+            let here = state.position;
+            state.schedule.close_local(ksid, here).unwrap_or(here)
+        };
+        // An unreachable peer cannot be told; the stream ends here at this module's position, and
+        // the peer frees its side when it learns (or when its own application closes).
+        let peer_position = match sh
+            .peer
+            .send(PeerMessage::Close {
+                ksid,
+                position: local,
+            })
+            .await
+        {
+            Ok(PeerReply::Closed { position }) => Some(position),
+            _ => None,
+        };
+        {
+            let mut state = sh.lock();
+            state.schedule.resolve_end(ksid, peer_position);
+            state.assign_ready();
+        }
+        sh.drain_in_background();
         Ok(())
     }
 
@@ -817,30 +943,37 @@ where
             state.schedule.slot_count()
         )));
     }
-    if state.streams.contains_key(&ksid) {
+    if state.streams.contains_key(&ksid) || state.schedule.contains(ksid) {
         return Err(PeerReply::Conflict("KSID in use".into()));
     }
     if qos.key_chunk_size == 0 {
         return Err(PeerReply::Conflict("chunk size 0".into()));
     }
-    // A slot still held by a stream that is no longer registered belongs to a close whose
-    // acknowledgement is in flight: it is free.
-    for &s in slots {
-        if let Some(owner) = state.schedule.owner_of_slot(s)
-            && !state.streams.contains_key(&owner)
-        {
-            state.schedule.release(owner);
-        }
-    }
+    let here = state.position;
+    // The sender has fetched nothing at or beyond `position`, this end nothing at or beyond
+    // `here`: from the larger one on, both assign blocks to the stream.
     state
         .schedule
-        .claim(ksid, slots)
+        .claim(
+            ksid,
+            claim_of(&qos, slots.to_vec()),
+            here,
+            Some(here.max(position)),
+        )
         .map_err(PeerReply::Conflict)?;
-    let here = state.position;
-    let mut stream = sh.new_stream(qos, here, Some(here.max(position)));
+    let mut stream = sh.new_stream(qos);
     stream.peer_app = true;
     state.streams.insert(ksid, stream);
     Ok(here)
+}
+
+/// What the schedule needs to know of a stream granted `qos` with `slots`.
+fn claim_of(qos: &Qos, slots: Vec<u32>) -> Claim {
+    Claim {
+        slots,
+        elastic: qos.max_bps == 0,
+        priority: qos.priority,
+    }
 }
 
 fn unreachable_cursor() -> Result<u64, ModuleError> {

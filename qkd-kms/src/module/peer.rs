@@ -9,7 +9,9 @@
 //!   [`schedule`](super::schedule)).
 //! * [`PeerMessage::AppConnected`]: "the application at my end opened KSID `k` too" (turns status 1
 //!   into 0 and lifts status 3 on `GET_KEY`).
-//! * [`PeerMessage::Close`]: "KSID `k` is closed": the peer deletes its chunks and frees the slots.
+//! * [`PeerMessage::Close`]: "KSID `k` is closed here, from block `position` on": the peer deletes
+//!   its chunks and answers with its own position; the stream's last block is below the larger of
+//!   the two at both ends, and its slots are free from there (see [`schedule`](super::schedule)).
 //!
 //! The key server (KME) implements [`PeerLink`] over its authenticated KME-to-KME channel and feeds
 //! incoming messages to [`QkdModule::handle_peer`](super::QkdModule::handle_peer). For tests and
@@ -52,6 +54,8 @@ pub enum PeerMessage {
     Close {
         /// The key stream ID.
         ksid: StreamId,
+        /// The sender's puller position when it closed the stream.
+        position: u64,
     },
 }
 
@@ -64,6 +68,12 @@ pub enum PeerReply {
         position: u64,
         /// Whether the application at the peer has already opened the stream.
         app_connected: bool,
+    },
+    /// Answer to [`PeerMessage::Close`]: the stream is closed at the peer.
+    Closed {
+        /// The peer's puller position when it closed the stream (its own close position if it
+        /// was closing the stream too).
+        position: u64,
     },
     /// The message was applied.
     Ack,
