@@ -148,6 +148,29 @@ async fn signature_backends_authenticate_without_consuming_key() {
     }
 }
 
+/// With the transcript scope each end seals exactly once per block (its transcript
+/// confirmation), however many Cascade round trips the block needs: with signatures that is two
+/// signatures per block instead of one per frame.
+#[cfg(feature = "pq-auth")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transcript_scope_signs_once_per_block() {
+    for auth in [AuthConfig::MlDsa, AuthConfig::SlhDsa] {
+        let mut config = LinkConfig::bb84(1 << 14, 0.04);
+        config.randomness = RandomSource::Seeded(22);
+        config.auth = auth;
+        config.auth_scope = qkd_sim::device::AuthScope::BlockTranscript;
+        let (alice, bob) = SimulatedLink::start(config).unwrap();
+        for block in 1..=2u64 {
+            let (a, b) = tokio::join!(alice.next_block(), bob.next_block());
+            let (a, b) = (a.unwrap(), b.unwrap());
+            assert_eq!((a.index, &a.key), (b.index, &b.key), "{auth:?}");
+            assert!(a.stats.final_bits > 0, "{auth:?}");
+            assert_eq!(alice.counters().frames_sealed, block, "{auth:?}");
+            assert_eq!(bob.counters().frames_sealed, block, "{auth:?}");
+        }
+    }
+}
+
 /// The signature backends need the peer's public key, which a single end built from a bootstrap
 /// secret (the distributed path) does not have: a configuration error, not a panic.
 #[cfg(feature = "pq-auth")]

@@ -1,5 +1,6 @@
 //! Classical channels: the [`ClassicalChannel`] trait, the in-memory [`MemoryChannel`], the
-//! [`TcpChannel`] and the authenticating wrapper [`AuthenticatedChannel`].
+//! [`TcpChannel`] and the authenticating wrappers [`AuthenticatedChannel`] (every frame) and
+//! [`TranscriptChannel`] (the whole exchange, once per block).
 //!
 //! A classical channel carries framed messages between the two ends of a QKD link (sifting, error
 //! correction, verification, privacy amplification). Frames are delivered whole, in order, at most
@@ -12,9 +13,11 @@ use crate::error::ChannelError;
 
 pub mod authenticated;
 pub mod tcp;
+pub mod transcript;
 
 pub use authenticated::AuthenticatedChannel;
 pub use tcp::TcpChannel;
+pub use transcript::TranscriptChannel;
 
 /// Default maximum frame size: 16 MiB.
 pub const DEFAULT_MAX_FRAME_LEN: usize = 16 << 20;

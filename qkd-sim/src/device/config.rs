@@ -38,6 +38,24 @@ pub enum AuthConfig {
     MlDsa,
 }
 
+/// Which classical frames the authentication backend protects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthScope {
+    /// Every frame is sealed by the sender and checked on arrival
+    /// ([`AuthenticatedChannel`](qkd_core::channel::AuthenticatedChannel)): a tampered frame is
+    /// caught at once. One seal per frame (a signature per Cascade round trip with the signature
+    /// backends, a pad per frame with Wegman-Carter).
+    #[default]
+    EveryFrame,
+    /// The whole transcript of a block is confirmed once, after the end-of-block handshake and
+    /// before the block's key is released ([`TranscriptChannel`](qkd_core::channel::TranscriptChannel)):
+    /// one seal per end per block, whatever the number of round trips. A tampered block is caught
+    /// at its end and fails the link. With Wegman-Carter this trades information-theoretic for
+    /// computational security (SHA-256 collision resistance).
+    BlockTranscript,
+}
+
 /// The authentication backends of both ends of a link: (Alice, Bob).
 pub type AuthPair = (Box<dyn ChannelAuth>, Box<dyn ChannelAuth>);
 
@@ -207,6 +225,9 @@ pub struct LinkConfig {
     pub eve: Option<EveConfig>,
     /// Authentication of the classical channel.
     pub auth: AuthConfig,
+    /// Which frames `auth` protects: each one, or the block's transcript once.
+    #[serde(default)]
+    pub auth_scope: AuthScope,
     /// Where each end draws its randomness (bases, bits, public seeds). With
     /// [`RandomSource::Seeded`] each end, the channel and Eve get distinct derived seeds.
     pub randomness: RandomSource,
@@ -245,6 +266,7 @@ impl LinkConfig {
             },
             eve: None,
             auth: AuthConfig::aes_gcm(),
+            auth_scope: AuthScope::EveryFrame,
             randomness: RandomSource::Csprng,
             distill: PipelineConfig::default(),
             buffer_blocks: 4,

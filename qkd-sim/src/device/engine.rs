@@ -2,11 +2,12 @@
 //! (a [`PmAlice`] or [`PmBob`] engine), then the distillation [`Pipeline`].
 
 use async_trait::async_trait;
-use qkd_core::channel::AuthenticatedChannel;
+use qkd_core::channel::{AuthenticatedChannel, TranscriptChannel};
 use qkd_core::distill::DistillError;
 use qkd_core::distill::pipeline::{Pipeline, PipelineError, PipelineRole};
 use qkd_core::{
-    AuthError, AuthUsage, BlockStats, ChannelAuth, ClassicalChannel, DeviceError, Role, SecretKey,
+    AuthError, AuthUsage, BlockStats, ChannelAuth, ChannelError, ClassicalChannel, DeviceError,
+    Role, SecretKey,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -20,7 +21,24 @@ use crate::channel::QuantumChannel;
 use crate::eve::{Eve, EveConfig};
 use crate::protocol::{EngineConfig, PmAlice, PmBob, QuantumFrame};
 
+#[async_trait]
 impl<C: ClassicalChannel> LinkChannel for AuthenticatedChannel<C, Box<dyn ChannelAuth>> {
+    fn auth_usage(&self) -> AuthUsage {
+        self.auth().usage()
+    }
+    fn auth_demand_bits(&self) -> u64 {
+        self.auth().key_demand_bits()
+    }
+    fn replenish(&mut self, material: SecretKey) -> Result<(), AuthError> {
+        self.auth_mut().replenish(material)
+    }
+}
+
+#[async_trait]
+impl<C: ClassicalChannel> LinkChannel for TranscriptChannel<C, Box<dyn ChannelAuth>> {
+    async fn confirm_block(&mut self) -> Result<(), ChannelError> {
+        self.confirm().await
+    }
     fn auth_usage(&self) -> AuthUsage {
         self.auth().usage()
     }

@@ -1,6 +1,6 @@
 //! [`SimulatedLink`]: both ends of a link in one process.
 
-use qkd_core::channel::AuthenticatedChannel;
+use qkd_core::channel::{AuthenticatedChannel, TranscriptChannel};
 use qkd_core::{
     ChannelAuth, ClassicalChannel, DeviceError, DeviceInfo, MemoryChannel, Role, SecretKey,
 };
@@ -8,7 +8,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use zeroize::Zeroizing;
 
-use super::config::LinkConfig;
+use super::config::{AuthScope, LinkConfig};
 use super::engine::{ChannelStage, PmEnd};
 use super::handle::SimulatedDevice;
 use super::port::{MEMORY_PORT_CAPACITY, MemoryPort, QuantumPort, TransformingPort};
@@ -92,7 +92,10 @@ pub(crate) fn start_end<C: ClassicalChannel + 'static>(
     port: Box<dyn QuantumPort<QuantumFrame>>,
     auth: Box<dyn ChannelAuth>,
 ) -> Result<SimulatedDevice, DeviceError> {
-    let channel: Box<dyn LinkChannel> = Box::new(AuthenticatedChannel::new(classical, auth));
+    let channel: Box<dyn LinkChannel> = match config.auth_scope {
+        AuthScope::EveryFrame => Box::new(AuthenticatedChannel::new(classical, auth)),
+        AuthScope::BlockTranscript => Box::new(TranscriptChannel::new(classical, role, auth)),
+    };
     let rng = build_rng(config.source_for(match role {
         Role::Alice => 1,
         Role::Bob => 2,

@@ -25,8 +25,8 @@ mod sifting;
 mod worker;
 
 pub use config::{
-    AES_GCM_BOOTSTRAP_KEYS, AuthConfig, AuthPair, LinkConfig, WEGMAN_CARTER_BOOTSTRAP_PADS,
-    wegman_carter_policy,
+    AES_GCM_BOOTSTRAP_KEYS, AuthConfig, AuthPair, AuthScope, LinkConfig,
+    WEGMAN_CARTER_BOOTSTRAP_PADS, wegman_carter_policy,
 };
 pub use engine::ChannelStage;
 pub use handle::{LinkCounters, SimulatedDevice};

@@ -41,6 +41,7 @@ impl ClassicalChannel for CountingChannel {
     }
 }
 
+#[async_trait::async_trait]
 impl LinkChannel for CountingChannel {
     fn auth_usage(&self) -> AuthUsage {
         self.usage

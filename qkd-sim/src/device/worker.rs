@@ -34,7 +34,15 @@ pub(crate) const DIVERT_UNIT_BITS: u64 = 256;
 
 /// The link's classical channel as the worker needs it: a framed channel plus access to the
 /// authentication backend that protects it.
+#[async_trait]
 pub(crate) trait LinkChannel: ClassicalChannel {
+    /// Confirms the block's transcript with the peer, for channels that authenticate it as a
+    /// whole (a no-op for channels that authenticate every frame). Called by both ends after the
+    /// end-of-block handshake, before any key of the block is used.
+    async fn confirm_block(&mut self) -> Result<(), ChannelError> {
+        Ok(())
+    }
+
     /// The backend's counters.
     fn auth_usage(&self) -> AuthUsage;
     /// Fresh key bits the backend asks for now.
@@ -178,6 +186,8 @@ impl Worker {
             auth_demand_bits: block_channel.inner().auth_demand_bits(),
         };
         let peer = block_channel.finish(&mine).await.map_err(channel_fault)?;
+        // Nothing of the block is trusted before its transcript is confirmed.
+        self.channel.confirm_block().await.map_err(channel_fault)?;
         self.counters
             .frames_sealed
             .store(self.channel.auth_usage().sealed, Ordering::Relaxed);
