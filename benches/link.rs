@@ -1,15 +1,13 @@
 //! End-to-end secret-key throughput of the simulated link (in process, current-thread runtime,
-//! so both ends share one core), and the paper's Table 1 scenarios for a 4096-bit final key.
+//! so both ends share one core). The paper's Table 1 scenarios are in `benches/table1.rs`.
 //!
 //! ```sh
 //! cargo bench --bench link -- --warm-up-time 1 --measurement-time 3
 //! ```
 
-use std::time::Duration;
-
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use qkd_core::QuantumDevice;
-use qkd_sim::device::{AuthConfig, LinkConfig, SimulatedLink};
+use qkd_sim::device::{LinkConfig, SimulatedLink};
 use qkd_sim::qrng::RandomSource;
 
 /// Runs `blocks` blocks on a fresh link and returns the final bits produced at Alice.
@@ -69,51 +67,5 @@ fn end_to_end(c: &mut Criterion) {
     group.finish();
 }
 
-/// A noiseless BB84 link whose blocks of 2^14 sifted bits yield at least 4096 final bits with the
-/// default finite-key distillation (checked before timing), as in `examples/paper_experiments.rs`.
-fn table1_config(auth: AuthConfig, randomness: RandomSource) -> LinkConfig {
-    let mut config = LinkConfig::bb84(1 << 14, 0.0);
-    config.auth = auth;
-    config.randomness = randomness;
-    config.buffer_blocks = 1;
-    config
-}
-
-/// The paper's Table 1: time to a 4096-bit final key (one block whose final key is >= 4096 bits).
-fn table1(c: &mut Criterion) {
-    let runtime = one_core();
-    let mut group = c.benchmark_group("table1_4096_bit_key");
-    group.sample_size(10);
-    group.measurement_time(Duration::from_secs(3));
-    for (name, auth, randomness) in [
-        (
-            "baseline_noauth_csprng",
-            AuthConfig::None,
-            RandomSource::Csprng,
-        ),
-        ("aes_gcm", AuthConfig::aes_gcm(), RandomSource::Csprng),
-        (
-            "qrng_aes_gcm",
-            AuthConfig::aes_gcm(),
-            RandomSource::Qrng { register_qubits: 5 },
-        ),
-        ("ml_dsa_44", AuthConfig::MlDsa, RandomSource::Csprng),
-        // SLH-DSA signs every classical frame (several hundred ms each on a loaded machine), so
-        // these two take about a minute each even at the minimum of 10 samples.
-        ("sphincs_slh_dsa", AuthConfig::SlhDsa, RandomSource::Csprng),
-        (
-            "qrng_sphincs_slh_dsa",
-            AuthConfig::SlhDsa,
-            RandomSource::Qrng { register_qubits: 5 },
-        ),
-    ] {
-        let config = table1_config(auth, randomness);
-        let bits = run(&runtime, &config, 1);
-        assert!(bits >= 4096, "{name}: {bits} final bits");
-        group.bench_function(name, |b| b.iter(|| run(&runtime, &config, 1)));
-    }
-    group.finish();
-}
-
-criterion_group!(benches, end_to_end, table1);
+criterion_group!(benches, end_to_end);
 criterion_main!(benches);

@@ -159,6 +159,7 @@ async fn transcript_scope_signs_once_per_block() {
         config.randomness = RandomSource::Seeded(22);
         config.auth = auth;
         config.auth_scope = qkd_sim::device::AuthScope::BlockTranscript;
+        config.buffer_blocks = 0; // on demand, so the counters are read between blocks
         let (alice, bob) = SimulatedLink::start(config).unwrap();
         for block in 1..=2u64 {
             let (a, b) = tokio::join!(alice.next_block(), bob.next_block());
@@ -198,12 +199,6 @@ async fn invalid_configurations_are_errors() {
     ));
     let mut bad = small(1, 0.02);
     bad.backend = Backend::StateVector { register_qubits: 0 };
-    assert!(matches!(
-        SimulatedLink::start(bad),
-        Err(DeviceError::InvalidConfig(_))
-    ));
-    let mut bad = small(1, 0.02);
-    bad.buffer_blocks = 0;
     assert!(matches!(
         SimulatedLink::start(bad),
         Err(DeviceError::InvalidConfig(_))

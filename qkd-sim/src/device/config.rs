@@ -233,7 +233,10 @@ pub struct LinkConfig {
     pub randomness: RandomSource,
     /// Distillation (estimation, Cascade, verification, key length, privacy amplification).
     pub distill: PipelineConfig,
-    /// Blocks each end buffers ahead of its consumer (at least 1).
+    /// Blocks each end produces ahead of its consumer. 0 means on demand: a block is started
+    /// only when [`next_block`](qkd_core::QuantumDevice::next_block) asks for one (both ends'
+    /// consumers must ask, as with any back-pressure), so no work runs ahead, e.g. when timing
+    /// the first key of a link.
     pub buffer_blocks: usize,
     /// A block taking longer than this is a fault (the peer is considered unreachable).
     pub block_timeout: Option<Duration>,
@@ -293,11 +296,6 @@ impl LinkConfig {
         if self.sifted_bits_per_block < 64 {
             return Err(DeviceError::InvalidConfig(
                 "sifted_bits_per_block must be at least 64".into(),
-            ));
-        }
-        if self.buffer_blocks == 0 {
-            return Err(DeviceError::InvalidConfig(
-                "buffer_blocks must be at least 1".into(),
             ));
         }
         if !(0.0..1.0).contains(&self.max_auth_divert_fraction) {

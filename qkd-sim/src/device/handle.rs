@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use qkd_core::{DeviceError, DeviceInfo, DeviceState, DeviceStatus, KeyBlock, QuantumDevice};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
 use super::worker::{QueueItem, Worker, WorkerCounters};
@@ -54,6 +54,8 @@ pub struct SimulatedDevice {
     counters: Arc<WorkerCounters>,
     stopped: AtomicBool,
     task: Mutex<Option<JoinHandle<()>>>,
+    /// On-demand mode (`buffer_blocks == 0`): permits the worker takes, one per block.
+    demand: Option<Arc<Semaphore>>,
 }
 
 impl SimulatedDevice {
@@ -61,7 +63,11 @@ impl SimulatedDevice {
     pub(crate) fn start(
         info: DeviceInfo,
         buffer_blocks: usize,
-        build: impl FnOnce(mpsc::Sender<QueueItem>, Arc<WorkerCounters>) -> Worker,
+        build: impl FnOnce(
+            mpsc::Sender<QueueItem>,
+            Arc<WorkerCounters>,
+            Option<Arc<Semaphore>>,
+        ) -> Worker,
     ) -> Result<Self, DeviceError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             DeviceError::InvalidConfig(
@@ -70,7 +76,8 @@ impl SimulatedDevice {
         })?;
         let (tx, rx) = mpsc::channel(buffer_blocks.max(1));
         let counters = Arc::new(WorkerCounters::default());
-        let worker = build(tx, Arc::clone(&counters));
+        let demand = (buffer_blocks == 0).then(|| Arc::new(Semaphore::new(0)));
+        let worker = build(tx, Arc::clone(&counters), demand.clone());
         let task = runtime.spawn(worker.run());
         Ok(Self {
             info,
@@ -87,6 +94,7 @@ impl SimulatedDevice {
             counters,
             stopped: AtomicBool::new(false),
             task: Mutex::new(Some(task)),
+            demand,
         })
     }
 
@@ -183,6 +191,12 @@ impl QuantumDevice for SimulatedDevice {
         let mut queue = self.queue.lock().await;
         if self.stopped.load(Ordering::SeqCst) {
             return Err(DeviceError::Shutdown);
+        }
+        // On demand: ask for one block, unless one is already waiting (left by a cancelled call).
+        if let Some(demand) = &self.demand
+            && queue.is_empty()
+        {
+            demand.add_permits(1);
         }
         let item = match queue.recv().await {
             Some(item) => item,

@@ -110,12 +110,15 @@ pub(crate) fn start_end<C: ClassicalChannel + 'static>(
         nominal_key_rate_bps: None,
         block_bits: config.sifted_bits_per_block as u64,
     };
-    SimulatedDevice::start(info, config.buffer_blocks, |queue, counters| Worker {
-        engine: Box::new(engine),
-        channel,
-        queue,
-        counters,
-        block_timeout: config.block_timeout,
-        max_divert_fraction: config.max_auth_divert_fraction,
+    SimulatedDevice::start(info, config.buffer_blocks, |queue, counters, demand| {
+        Worker {
+            engine: Box::new(engine),
+            channel,
+            queue,
+            counters,
+            block_timeout: config.block_timeout,
+            max_divert_fraction: config.max_auth_divert_fraction,
+            demand,
+        }
     })
 }

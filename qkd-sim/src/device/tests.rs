@@ -152,13 +152,14 @@ fn start_pair(
             received: Arc::clone(seen),
         };
         devices.push(
-            SimulatedDevice::start(info, buffer, |queue, counters| Worker {
+            SimulatedDevice::start(info, buffer, |queue, counters, demand| Worker {
                 engine: Box::new(engine),
                 channel: Box::new(channel),
                 queue,
                 counters,
                 block_timeout: timeout,
                 max_divert_fraction: 0.5,
+                demand,
             })
             .unwrap(),
         );
@@ -318,6 +319,25 @@ async fn the_buffer_is_bounded() {
 }
 
 #[tokio::test]
+async fn on_demand_devices_run_no_block_ahead() {
+    let pair = start_pair(64, 0, 0, HashMap::new(), None, None);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        pair.alice.counters().blocks_attempted,
+        0,
+        "nothing asked yet"
+    );
+    for round in 1..=3u64 {
+        let (a, b) = tokio::join!(pair.alice.next_block(), pair.bob.next_block());
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!((a.index, &a.key), (b.index, &b.key));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(pair.alice.counters().blocks_attempted, round);
+        assert_eq!(pair.bob.counters().blocks_attempted, round);
+    }
+}
+
+#[tokio::test]
 async fn dropping_one_end_fails_the_other_without_partial_keys() {
     let pair = start_pair(64, 0, 1, HashMap::new(), None, None);
     let Pair { alice, bob, .. } = pair;
@@ -388,7 +408,7 @@ fn starting_outside_a_runtime_is_an_error() {
         nominal_key_rate_bps: None,
         block_bits: 8,
     };
-    let result = SimulatedDevice::start(info, 1, |queue, counters| Worker {
+    let result = SimulatedDevice::start(info, 1, |queue, counters, demand| Worker {
         engine: Box::new(ScriptedEngine {
             role: Role::Alice,
             seed: 0,
@@ -406,6 +426,7 @@ fn starting_outside_a_runtime_is_an_error() {
         counters,
         block_timeout: None,
         max_divert_fraction: 0.5,
+        demand,
     });
     assert!(matches!(result, Err(DeviceError::InvalidConfig(_))));
 }

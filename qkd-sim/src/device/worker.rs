@@ -24,7 +24,7 @@ use qkd_core::{
     AuthError, AuthUsage, BitString, BlockStats, ChannelError, ClassicalChannel, DeviceError,
     KeyBlock, SecretKey,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 use super::block_channel::{AbortReason, BlockChannel, BlockEnd};
 
@@ -128,6 +128,8 @@ pub(crate) struct Worker {
     pub block_timeout: Option<Duration>,
     /// Upper bound on the fraction of a block's final key diverted to authentication.
     pub max_divert_fraction: f64,
+    /// On-demand mode: one permit per block asked for by the consumer (`None`: run ahead).
+    pub demand: Option<Arc<Semaphore>>,
 }
 
 impl Worker {
@@ -135,6 +137,12 @@ impl Worker {
     pub(crate) async fn run(mut self) {
         let mut index = 0u64;
         loop {
+            if let Some(demand) = &self.demand {
+                match demand.acquire().await {
+                    Ok(permit) => permit.forget(),
+                    Err(_) => return,
+                }
+            }
             let item = match self.block_with_timeout(index).await {
                 Ok(item) => item,
                 Err(fault) => {
