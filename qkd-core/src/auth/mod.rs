@@ -14,6 +14,11 @@
 //! | `MlDsa44Auth`, `MlDsa65Auth` (feature `pq-auth`) | post-quantum signature (FIPS 204) | none | 2 428 B / 3 317 B |
 //!
 //! All of them pass the `conformance::auth` suite (feature `conformance`).
+//!
+//! A backend protects either every frame ([`AuthenticatedChannel`](crate::channel::AuthenticatedChannel))
+//! or a whole exchange once at its end ([`TranscriptChannel`](crate::channel::TranscriptChannel):
+//! one seal per end per key block, which makes the signature backends practical and spends one
+//! Wegman-Carter tag per block instead of one per frame).
 
 use serde::{Deserialize, Serialize};
 
