@@ -3,11 +3,12 @@
 use std::collections::VecDeque;
 
 use qkd_core::BitString;
-use rand::Rng;
+use rand::{Rng, RngExt};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::fastpath::{self, BasisWord, BitSink, ClassTable};
-use super::frame::{FramePayload, ProductFrame, QuantumFrame, Register, SliceState};
+use super::frame::{FramePayload, ProductFrame, QuantumFrame, Register};
+use super::svpath::{BobFrames, RegisterStates};
 use super::{
     Backend, ClassicalMessage, Engine, EngineConfig, MeasBasis, Protocol, SiftOutcome, SiftStats,
     b92, bb84, six_state, svpath,
@@ -28,6 +29,56 @@ pub(crate) struct StateWord {
     pub(crate) k2: u64,
     pub(crate) y: u64,
 }
+
+/// Alice's choices for `words` words of 64 qubits: key bits and basis planes. BB84's are uniform
+/// bits and are drawn in bulk (one `fill` per plane); the other protocols draw word by word.
+fn alice_words<R: Rng + ?Sized>(
+    p: Protocol,
+    rng: &mut R,
+    words: usize,
+) -> (Zeroizing<Vec<u64>>, Vec<u64>, Vec<u64>) {
+    let mut bits = Zeroizing::new(vec![0u64; words]);
+    let mut lo = vec![0u64; words];
+    let mut hi = vec![0u64; words];
+    if p == Protocol::Bb84 {
+        rng.fill(&mut bits[..]);
+        rng.fill(&mut lo[..]);
+    } else {
+        for w in 0..words {
+            let x = alice_word(p, rng);
+            (bits[w], lo[w], hi[w]) = (x.bit, x.lo, x.hi);
+        }
+    }
+    (bits, lo, hi)
+}
+
+/// Bob's bases for `words` words of 64 qubits as `(lo, hi)` planes (drawn in bulk for BB84).
+fn bob_words<R: Rng + ?Sized>(p: Protocol, rng: &mut R, words: usize) -> (Vec<u64>, Vec<u64>) {
+    let mut lo = vec![0u64; words];
+    let mut hi = vec![0u64; words];
+    if p == Protocol::Bb84 {
+        rng.fill(&mut lo[..]);
+    } else {
+        for w in 0..words {
+            (lo[w], hi[w]) = bob_bases(p, rng);
+        }
+    }
+    (lo, hi)
+}
+
+/// Bits `start .. start + n` of a packed plane (`n` at most 32, all within the plane).
+fn bits_at(plane: &[u64], start: usize, n: usize) -> u32 {
+    let (w, s) = (start / 64, start % 64);
+    let mut v = plane[w] >> s;
+    if s + n > 64 {
+        v |= plane[w + 1] << (64 - s);
+    }
+    (v & ((1u64 << n) - 1)) as u32
+}
+
+/// Largest number of amplitudes Alice puts in flight in one state-vector frame (2^24, 256 MiB):
+/// with large registers a frame is cut to fewer registers rather than allocate gigabytes.
+const FRAME_AMPLITUDES: usize = 1 << 24;
 
 fn alice_word<R: Rng + ?Sized>(p: Protocol, rng: &mut R) -> PrepWord {
     match p {
@@ -173,8 +224,12 @@ impl<R: Rng> PmAlice<R> {
         } else {
             f64::INFINITY
         };
-        let cap = (self.config.frame_qubits as u64).min(budget) as f64;
-        want.min(cap).max(1.0) as usize
+        let mut cap = (self.config.frame_qubits as u64).min(budget);
+        if let Backend::StateVector { register_qubits } = self.config.backend {
+            let regs = (FRAME_AMPLITUDES >> register_qubits.min(24)).max(1);
+            cap = cap.min((regs * register_qubits) as u64);
+        }
+        want.min(cap as f64).max(1.0) as usize
     }
 }
 
@@ -186,34 +241,37 @@ impl<R: Rng> Engine for PmAlice<R> {
         let len = self.next_frame_len();
         let words = len.div_ceil(64);
         let protocol = self.config.protocol;
-        let mut bits = Zeroizing::new(Vec::with_capacity(words));
-        let mut lo = Vec::with_capacity(words);
-        let mut hi = Vec::with_capacity(words);
+        let (mut bits, mut lo, mut hi) = alice_words(protocol, &mut self.rng, words);
         let mut frame = ProductFrame::zeros(len);
         for w in 0..words {
             let m = fastpath::lane_mask(len, w);
-            let p = alice_word(protocol, &mut self.rng);
+            bits[w] &= m;
+            lo[w] &= m;
+            hi[w] &= m;
+            let p = PrepWord {
+                bit: bits[w],
+                lo: lo[w],
+                hi: hi[w],
+            };
             let s = encode(protocol, &p);
             frame.k0[w] = s.k0 & m;
             frame.k1[w] = s.k1 & m;
             frame.k2[w] = s.k2 & m;
             frame.y[w] = s.y & m;
-            bits.push(p.bit & m);
-            lo.push(p.lo & m);
-            hi.push(p.hi & m);
         }
         let payload = match self.config.backend {
             Backend::Product => FramePayload::Product(frame),
             Backend::StateVector { register_qubits } => {
                 let mut regs = Vec::with_capacity(len.div_ceil(register_qubits));
-                let mut states = Vec::with_capacity(register_qubits);
                 for start in (0..len).step_by(register_qubits) {
-                    states.clear();
-                    for i in start..(start + register_qubits).min(len) {
-                        // In range by construction.
-                        states.push(frame.state(i).unwrap_or(SliceState::Linear(0)));
-                    }
-                    match svpath::build_register(&states) {
+                    let n = register_qubits.min(len - start);
+                    let states = RegisterStates {
+                        k0: bits_at(&frame.k0, start, n),
+                        k1: bits_at(&frame.k1, start, n),
+                        k2: bits_at(&frame.k2, start, n),
+                        y: bits_at(&frame.y, start, n),
+                    };
+                    match svpath::prepare_register(n, states) {
                         Ok(r) => regs.push(r),
                         // Cannot happen for 1..=MAX_REGISTER_QUBITS product states; stop cleanly.
                         Err(_) => return None,
@@ -363,9 +421,10 @@ impl<R: Rng> PmBob<R> {
         let words = f.words();
         let mut m = MeasuredPlanes::with_capacity(words);
         let table = ClassTable::new(f.rotation);
+        let (los, his) = bob_words(self.config.protocol, &mut self.rng, words);
         for w in 0..words {
             let lanes = f.lane_mask(w);
-            let (lo, hi) = bob_bases(self.config.protocol, &mut self.rng);
+            let (lo, hi) = (los[w], his[w]);
             let (lo, hi) = (lo & !hi & lanes, hi & lanes);
             let basis = BasisWord {
                 b1: lo,
@@ -386,58 +445,78 @@ impl<R: Rng> PmBob<R> {
         Ok(m)
     }
 
-    /// Measures state-vector registers qubit by qubit, highest qubit first (large registers
-    /// shrink as Bob's detector absorbs each measured photon: see `svpath::measure_and_absorb`).
-    fn measure_registers(&mut self, regs: Vec<Register>) -> Result<MeasuredPlanes, SimError> {
+    /// Measures state-vector registers qubit by qubit in Bob's random bases (each register in
+    /// place: the detector absorbs every measured photon, see `svpath::measure_and_absorb`).
+    fn measure_registers(&mut self, mut regs: Vec<Register>) -> Result<MeasuredPlanes, SimError> {
         let len: usize = regs.iter().map(Register::num_qubits).sum();
         let words = len.div_ceil(64);
         let mut m = MeasuredPlanes::with_capacity(words);
+        let (los, his) = bob_words(self.config.protocol, &mut self.rng, words);
         for w in 0..words {
             let lanes = fastpath::lane_mask(len, w);
-            let (lo, hi) = bob_bases(self.config.protocol, &mut self.rng);
-            m.lo.push(lo & !hi & lanes);
-            m.hi.push(hi & lanes);
+            m.lo.push(los[w] & !his[w] & lanes);
+            m.hi.push(his[w] & lanes);
             m.click.push(0);
             m.outcome.push(0);
         }
+        let frames = BobFrames::new();
         let mut offset = 0usize;
-        for reg in regs {
+        for reg in &mut regs {
             let n = reg.num_qubits();
-            let (mut sv, vac, dark) = reg.into_parts();
-            for q in (0..n).rev() {
-                let i = offset + q;
-                let (w, b) = (i / 64, 1u64 << (i % 64));
-                let basis = if m.hi[w] & b != 0 {
+            let (lo, hi) = (bits_at(&m.lo, offset, n), bits_at(&m.hi, offset, n));
+            let dark = reg.dark_mask();
+            let photon = !reg.vacuum_mask() & low_mask(n);
+            let sv = reg.state_mut();
+            let mut outcome = 0u32;
+            // A lost photon is never measured: the others' statistics do not depend on it.
+            let mut todo = photon;
+            while todo != 0 {
+                let q = todo.trailing_zeros() as usize;
+                todo &= todo - 1;
+                let basis = if hi >> q & 1 == 1 {
                     MeasBasis::Y
-                } else if m.lo[w] & b != 0 {
+                } else if lo >> q & 1 == 1 {
                     MeasBasis::X
                 } else {
                     MeasBasis::Z
                 };
-                let photon = (vac >> q) & 1 == 0;
-                let is_dark = (dark >> q) & 1 == 1;
-                let mut outcome = false;
-                if photon {
-                    outcome = svpath::measure_and_absorb(&mut sv, q, basis, &mut self.rng)?;
-                } else if q + 1 == sv.num_qubits() && q >= svpath::ABSORB_FROM_QUBITS {
-                    // A lost photon is traced out unread (the rest of a product state does not
-                    // depend on the outcome).
-                    svpath::measure_and_absorb(&mut sv, q, MeasBasis::Z, &mut self.rng)?;
-                }
-                if is_dark {
-                    outcome = self.rng.next_u64() & 1 == 1;
-                }
-                if photon || is_dark {
-                    m.click[w] |= b;
-                }
-                if outcome {
-                    m.outcome[w] |= b;
-                }
+                let u = uniform(&mut self.rng);
+                let o = svpath::measure_and_absorb(sv, q, frames.get(basis), u);
+                outcome |= u32::from(o) << q;
             }
+            // A dark count gives a random outcome.
+            let mut todo = dark;
+            while todo != 0 {
+                let q = todo.trailing_zeros() as usize;
+                todo &= todo - 1;
+                outcome = (outcome & !(1 << q)) | (((self.rng.next_u64() & 1) as u32) << q);
+            }
+            set_bits(&mut m.click, offset, n, photon | dark);
+            set_bits(&mut m.outcome, offset, n, outcome);
             offset += n;
         }
         Ok(m)
     }
+}
+
+/// The lowest `n` bits set (`n` at most 32).
+fn low_mask(n: usize) -> u32 {
+    if n >= 32 { u32::MAX } else { (1u32 << n) - 1 }
+}
+
+/// ORs the `n` low bits of `v` into a packed plane at bit `start`.
+fn set_bits(plane: &mut [u64], start: usize, n: usize, v: u32) {
+    let (w, s) = (start / 64, start % 64);
+    let v = u64::from(v & low_mask(n));
+    plane[w] |= v << s;
+    if s + n > 64 {
+        plane[w + 1] |= v >> (64 - s);
+    }
+}
+
+/// A uniform `f64` in `[0, 1)` with 53 random bits.
+fn uniform<R: Rng + ?Sized>(rng: &mut R) -> f64 {
+    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// Bob's raw measurement record of a frame.

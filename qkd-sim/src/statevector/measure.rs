@@ -14,15 +14,18 @@ pub(crate) fn uniform<R: Rng + ?Sized>(rng: &mut R) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
-/// Basis vectors as plain numbers: `Real` when both vectors have real entries.
-enum Frame {
+/// A measurement basis as plain numbers, ready for the kernels: `Real` when both vectors have
+/// real entries. Build it once with [`Frame::of`] and reuse it across measurements.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Frame {
     Computational,
     Real([[f64; 2]; 2]),
     Complex([[Complex64; 2]; 2]),
 }
 
 impl Frame {
-    fn of(basis: Basis) -> Frame {
+    /// The frame of a valid basis (see [`Basis::validate`]).
+    pub(crate) fn of(basis: Basis) -> Frame {
         match basis {
             Basis::Z => Frame::Computational,
             Basis::Y => Frame::Complex(basis.vectors()),
@@ -115,7 +118,81 @@ fn collapse(
     }
 }
 
+/// Projects qubit `q` onto basis vector `outcome` of `frame`, multiplies by `scale` and rotates
+/// the qubit to `|0>`: each pair `(a, b)` becomes `(scale <v|(a, b)>, 0)`.
+fn absorb(
+    amps: &mut [Complex64],
+    q: usize,
+    space: Space,
+    frame: &Frame,
+    outcome: bool,
+    scale: f64,
+) {
+    let k = usize::from(outcome);
+    let zero = Complex64::new(0.0, 0.0);
+    match frame {
+        Frame::Computational if outcome => space::pairs(amps, q, space, |a, b| {
+            *a = *b * scale;
+            *b = zero;
+        }),
+        Frame::Computational => space::pairs(amps, q, space, |a, b| {
+            *a *= scale;
+            *b = zero;
+        }),
+        Frame::Real(v) => {
+            let [w0, w1] = [v[k][0] * scale, v[k][1] * scale];
+            space::pairs(amps, q, space, |a, b| {
+                *a = *a * w0 + *b * w1;
+                *b = zero;
+            });
+        }
+        Frame::Complex(v) => {
+            let [w0, w1] = [v[k][0].conj() * scale, v[k][1].conj() * scale];
+            space::pairs(amps, q, space, |a, b| {
+                *a = w0 * *a + w1 * *b;
+                *b = zero;
+            });
+        }
+    }
+}
+
 impl StateVector {
+    /// Measures `q` in `frame` with the uniform draw `u` in `[0, 1)`, then leaves the qubit in
+    /// `|0>`: the photon is absorbed by the detector and its mode holds vacuum. Returns the
+    /// outcome (`true` for the second basis vector).
+    ///
+    /// Exactly [`measure`](Self::measure) (same outcome for the same `u`, same collapse of the
+    /// other qubits) followed by the single-qubit unitary taking the measured basis vector to
+    /// `|0>`, fused into one pass: each amplitude pair `(a, b)` of the qubit becomes
+    /// `(<v|(a, b)> / sqrt(p), 0)`. The qubit is then known again, so the amplitudes the later
+    /// operations visit halve instead of staying spread over both values of the qubit.
+    ///
+    /// Unchecked, for the protocol's hot loop: `q < num_qubits`, `u` in `[0, 1)`, and `frame`
+    /// built from a valid basis.
+    pub(crate) fn measure_absorb(&mut self, q: usize, frame: &Frame, u: f64) -> bool {
+        let bit = 1u64 << q;
+        if self.known & bit != 0 && matches!(frame, Frame::Computational) {
+            // Known in Z: the outcome is certain; moving the amplitudes to |0> is exact.
+            let v = self.values & bit != 0;
+            if v {
+                let space = self.space_forgetting(q);
+                absorb(&mut self.amps, q, space, frame, true, 1.0);
+                self.values &= !bit;
+            }
+            return v;
+        }
+        self.forget(q);
+        let space = self.space(q);
+        let (m0, m1) = masses(&self.amps, q, space, frame);
+        let total = m0 + m1;
+        let outcome = u * total < m1;
+        let kept = if outcome { m1 } else { m0 };
+        // `kept > 0` as in `measure`.
+        absorb(&mut self.amps, q, space, frame, outcome, 1.0 / kept.sqrt());
+        self.mark(q, false);
+        outcome
+    }
+
     /// Probability that measuring `qubit` in the computational basis gives 1.
     pub fn probability_one(&self, qubit: usize) -> Result<f64, SimError> {
         self.probability(qubit, Basis::Z)

@@ -40,14 +40,26 @@ mod tests;
 pub use gate::{Basis, Gate, Matrix2, UNITARY_TOLERANCE, dagger};
 pub use num_complex::Complex64;
 
+use smallvec::SmallVec;
+
 use crate::SimError;
 use space::Space;
+
+pub(crate) use measure::Frame;
 
 /// Largest supported register: `2^30` amplitudes of 16 bytes each take 16 GiB.
 pub const MAX_QUBITS: usize = 30;
 
 /// Tolerance of [`StateVector::from_amplitudes`] on `|sum |a_i|^2 - 1|`.
 pub const NORM_TOLERANCE: f64 = 1e-9;
+
+/// Registers of up to this many qubits keep their amplitudes inline (inside the
+/// [`StateVector`] value, 512 bytes for 5 qubits) instead of in a heap allocation, so building,
+/// moving and dropping small registers never calls the allocator.
+pub const INLINE_QUBITS: usize = 5;
+
+/// The amplitude storage: inline up to [`INLINE_QUBITS`] qubits, on the heap beyond.
+type Amps = SmallVec<[Complex64; 1 << INLINE_QUBITS]>;
 
 /// The pure state of an n-qubit register as `2^n` complex amplitudes.
 ///
@@ -59,7 +71,7 @@ pub const NORM_TOLERANCE: f64 = 1e-9;
 #[derive(Clone)]
 pub struct StateVector {
     num_qubits: usize,
-    amps: Vec<Complex64>,
+    amps: Amps,
     /// Qubits known to be in a computational basis state. Invariant: every amplitude whose
     /// index disagrees with `values` on a `known` bit is exactly zero.
     known: u64,
@@ -73,7 +85,7 @@ pub struct StateVector {
 impl PartialEq for StateVector {
     /// Equal amplitudes (exactly); the internal bookkeeping is not compared.
     fn eq(&self, other: &Self) -> bool {
-        self.num_qubits == other.num_qubits && self.amps == other.amps
+        self.num_qubits == other.num_qubits && self.amps[..] == other.amps[..]
     }
 }
 
@@ -98,16 +110,21 @@ impl StateVector {
     pub fn new(num_qubits: usize) -> Result<Self, SimError> {
         check_size(num_qubits)?;
         let len = 1usize << num_qubits;
-        let mut amps = Vec::new();
-        amps.try_reserve_exact(len)
-            .map_err(|e| SimError::InvalidParameter {
-                name: "num_qubits",
-                reason: format!(
-                    "cannot allocate {} bytes for {num_qubits} qubits: {e}",
-                    len * 16
-                ),
-            })?;
-        amps.resize(len, ZERO);
+        let mut amps = if num_qubits <= INLINE_QUBITS {
+            Amps::from_elem(ZERO, len)
+        } else {
+            let mut v = Vec::new();
+            v.try_reserve_exact(len)
+                .map_err(|e| SimError::InvalidParameter {
+                    name: "num_qubits",
+                    reason: format!(
+                        "cannot allocate {} bytes for {num_qubits} qubits: {e}",
+                        len * 16
+                    ),
+                })?;
+            v.resize(len, ZERO);
+            Amps::from_vec(v)
+        };
         amps[0] = ONE;
         Ok(Self {
             num_qubits,
@@ -160,7 +177,7 @@ impl StateVector {
         let known = (!any | all) & full;
         Ok(Self {
             num_qubits,
-            amps,
+            amps: Amps::from_vec(amps),
             known,
             values: all & known,
             tracking: true,
@@ -227,10 +244,16 @@ impl StateVector {
         Ok(())
     }
 
-    /// [`apply`](Self::apply) for a valid gate and qubit.
-    fn apply_unchecked(&mut self, gate: Gate, q: usize) {
+    /// [`apply`](Self::apply) for a valid gate (see [`Gate::validate`]) and qubit
+    /// (`q < num_qubits`): no checks, for the protocol's hot loops, whose gates are valid by
+    /// construction.
+    pub(crate) fn apply_unchecked(&mut self, gate: Gate, q: usize) {
         if self.known >> q & 1 == 1 {
-            self.apply_on_known(&gate.matrix(), q);
+            match gate {
+                Gate::X => self.x_on_known(q),
+                Gate::H => self.h_on_known(q),
+                _ => self.apply_on_known(&gate.matrix(), q),
+            }
             return;
         }
         let space = self.space(q);
@@ -288,6 +311,41 @@ impl StateVector {
                 });
             }
         }
+    }
+
+    /// X on a qubit known to hold `|v>`: every nonzero amplitude moves across the qubit and the
+    /// qubit stays known with the other value (exact: no arithmetic on the amplitudes).
+    fn x_on_known(&mut self, q: usize) {
+        let bit = 1u64 << q;
+        let (from_base, free) = (self.values, self.free_mask());
+        let a = &mut self.amps[..];
+        space::for_each_submask(free, |sub| {
+            let i = (from_base | sub) as usize;
+            a[i ^ bit as usize] = a[i];
+            a[i] = ZERO;
+        });
+        self.values ^= bit;
+    }
+
+    /// H on a qubit known to hold `|v>`: `H|v> = (|0> + (-1)^v |1>) / sqrt 2`, so each nonzero
+    /// amplitude `z` becomes `z/sqrt 2` at bit 0 and `(-1)^v z/sqrt 2` at bit 1 (real scalings
+    /// only). The qubit becomes free.
+    fn h_on_known(&mut self, q: usize) {
+        let bit = 1u64 << q;
+        let r = std::f64::consts::FRAC_1_SQRT_2;
+        let v = self.values & bit != 0;
+        let (from_base, free) = (self.values, self.free_mask());
+        let a = &mut self.amps[..];
+        // Written as (value at bit 0, value at bit 1) from the amplitude at bit v.
+        let (c0, c1) = if v { (r, -r) } else { (r, r) };
+        space::for_each_submask(free, |sub| {
+            let i = (from_base | sub) as usize;
+            let z = a[i];
+            let lo = i & !(bit as usize);
+            a[lo] = z * c0;
+            a[lo | bit as usize] = z * c1;
+        });
+        self.forget(q);
     }
 
     /// A gate on a qubit known to hold `|v>`: `U|v> = m[0][v]|0> + m[1][v]|1>`, so each nonzero
