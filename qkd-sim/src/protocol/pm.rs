@@ -3,7 +3,8 @@
 use std::collections::VecDeque;
 
 use qkd_core::BitString;
-use rand::{Rng, RngExt};
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{Rng, RngExt, SeedableRng};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::fastpath::{self, BasisWord, BitSink, ClassTable};
@@ -76,9 +77,17 @@ fn bits_at(plane: &[u64], start: usize, n: usize) -> u32 {
     (v & ((1u64 << n) - 1)) as u32
 }
 
-/// Largest number of amplitudes Alice puts in flight in one state-vector frame (2^24, 256 MiB):
-/// with large registers a frame is cut to fewer registers rather than allocate gigabytes.
-const FRAME_AMPLITUDES: usize = 1 << 24;
+/// Bytes of registers Alice aims to put in one state-vector frame (512 KiB, at least one
+/// register). Small registers then stay in the core's cache between Alice's preparation and
+/// Bob's measurement (and malloc hands the same memory back frame after frame); large ones are
+/// sent a few at a time instead of allocating gigabytes per frame (2^20 amplitudes are 16 MiB).
+const FRAME_BYTES: usize = 1 << 19;
+
+/// The largest state-vector frame for registers of `r` qubits: a whole number of registers.
+fn register_frame_qubits(r: usize) -> usize {
+    let bytes = std::mem::size_of::<Register>().max(16usize << r.min(40));
+    (FRAME_BYTES / bytes).max(1) * r
+}
 
 fn alice_word<R: Rng + ?Sized>(p: Protocol, rng: &mut R) -> PrepWord {
     match p {
@@ -226,8 +235,7 @@ impl<R: Rng> PmAlice<R> {
         };
         let mut cap = (self.config.frame_qubits as u64).min(budget);
         if let Backend::StateVector { register_qubits } = self.config.backend {
-            let regs = (FRAME_AMPLITUDES >> register_qubits.min(24)).max(1);
-            cap = cap.min((regs * register_qubits) as u64);
+            cap = cap.min(register_frame_qubits(register_qubits) as u64);
         }
         want.min(cap as f64).max(1.0) as usize
     }
@@ -263,18 +271,30 @@ impl<R: Rng> Engine for PmAlice<R> {
             Backend::Product => FramePayload::Product(frame),
             Backend::StateVector { register_qubits } => {
                 let mut regs = Vec::with_capacity(len.div_ceil(register_qubits));
+                // Registers are copied from a |0...0> template straight into the frame and
+                // prepared in place (no allocation: small registers hold their amplitudes inline).
+                let Ok(zero) = svpath::zero_register(register_qubits) else {
+                    // Cannot happen for a validated configuration; stop cleanly.
+                    return None;
+                };
                 for start in (0..len).step_by(register_qubits) {
                     let n = register_qubits.min(len - start);
+                    if n == register_qubits {
+                        regs.push(zero.clone());
+                    } else {
+                        match svpath::zero_register(n) {
+                            Ok(r) => regs.push(r),
+                            Err(_) => return None,
+                        }
+                    }
                     let states = RegisterStates {
                         k0: bits_at(&frame.k0, start, n),
                         k1: bits_at(&frame.k1, start, n),
                         k2: bits_at(&frame.k2, start, n),
                         y: bits_at(&frame.y, start, n),
                     };
-                    match svpath::prepare_register(n, states) {
-                        Ok(r) => regs.push(r),
-                        // Cannot happen for 1..=MAX_REGISTER_QUBITS product states; stop cleanly.
-                        Err(_) => return None,
+                    if let Some(r) = regs.last_mut() {
+                        svpath::prepare(r.state_mut(), states);
                     }
                 }
                 FramePayload::Registers(regs)
@@ -460,6 +480,10 @@ impl<R: Rng> PmBob<R> {
             m.outcome.push(0);
         }
         let frames = BobFrames::new();
+        // The physics draws (measurement outcomes, dark-count outcomes) come from a fast
+        // generator seeded from Bob's source for each frame: reproducible for a given seed, and
+        // not key choices (the bases above come from Bob's source itself).
+        let mut phys = Xoshiro256PlusPlus::from_rng(&mut self.rng);
         let mut offset = 0usize;
         for reg in &mut regs {
             let n = reg.num_qubits();
@@ -480,7 +504,7 @@ impl<R: Rng> PmBob<R> {
                 } else {
                     MeasBasis::Z
                 };
-                let u = uniform(&mut self.rng);
+                let u = uniform(&mut phys);
                 let o = svpath::measure_and_absorb(sv, q, frames.get(basis), u);
                 outcome |= u32::from(o) << q;
             }
@@ -489,7 +513,7 @@ impl<R: Rng> PmBob<R> {
             while todo != 0 {
                 let q = todo.trailing_zeros() as usize;
                 todo &= todo - 1;
-                outcome = (outcome & !(1 << q)) | (((self.rng.next_u64() & 1) as u32) << q);
+                outcome = (outcome & !(1 << q)) | (((phys.next_u64() & 1) as u32) << q);
             }
             set_bits(&mut m.click, offset, n, photon | dark);
             set_bits(&mut m.outcome, offset, n, outcome);

@@ -3,7 +3,9 @@
 use rand::Rng;
 
 use super::MeasBasis;
-use super::frame::{Register, SliceState};
+use super::frame::Register;
+#[cfg(test)]
+use super::frame::SliceState;
 use crate::SimError;
 use crate::statevector::{Basis, Frame, Gate, StateVector};
 
@@ -62,8 +64,21 @@ impl RegisterStates {
     }
 }
 
-/// Prepares a register of `n` qubits in the product state described by `s` by applying gates to
-/// `|0...0>`, qubit by qubit (qubits are independent, so all X gates come first, then Ry, H, S):
+/// A register of `n` qubits in `|0...0>` (1 to `MAX_REGISTER_QUBITS`).
+pub(crate) fn zero_register(n: usize) -> Result<Register, SimError> {
+    Register::new(StateVector::new(n)?)
+}
+
+/// A register of `n` qubits prepared in the product state described by `s` (see [`prepare`]).
+#[cfg(test)]
+pub(crate) fn prepare_register(n: usize, s: RegisterStates) -> Result<Register, SimError> {
+    let mut reg = zero_register(n)?;
+    prepare(reg.state_mut(), s);
+    Ok(reg)
+}
+
+/// Prepares `sv`, which must be in `|0...0>`, in the product state described by `s` (bits past
+/// the register are ignored) by applying gates, qubit by qubit (qubits are independent, so all X gates come first, then Ry, H, S):
 ///
 /// * `Linear(k)`, `k` even: X if `k & 4`, then H if `k & 2`. This gives `|0>`, `|+>`, `|1>`
 ///   exactly, and `H|1> = |->` for `Linear(6)`, which is `cos(3 pi/4)|0> + sin(3 pi/4)|1>` up to
@@ -75,8 +90,8 @@ impl RegisterStates {
 /// Basis states therefore have exactly zero amplitudes where they should (a rotation by `pi`
 /// would leave `cos(pi/2) ~ 6e-17`), which keeps the register's known-qubit bookkeeping: a
 /// Z-basis qubit costs nothing until someone measures it in another basis.
-pub(crate) fn prepare_register(n: usize, s: RegisterStates) -> Result<Register, SimError> {
-    let mut sv = StateVector::new(n)?;
+pub(crate) fn prepare(sv: &mut StateVector, s: RegisterStates) {
+    let n = sv.num_qubits();
     let all = if n >= 32 { u32::MAX } else { (1u32 << n) - 1 };
     let (linear, circular) = (!s.y & all, s.y & all);
     let odd = s.k0 & linear;
@@ -93,7 +108,6 @@ pub(crate) fn prepare_register(n: usize, s: RegisterStates) -> Result<Register, 
     for q in Ones(circular) {
         sv.apply_unchecked(Gate::S, q);
     }
-    Register::new(sv)
 }
 
 /// The set bits of a mask, lowest first.

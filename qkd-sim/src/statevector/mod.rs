@@ -68,7 +68,6 @@ type Amps = SmallVec<[Complex64; 1 << INLINE_QUBITS]>;
 /// Internally the register remembers which qubits are in a known computational basis state
 /// (after `new`, `reset` or a Z-basis measurement) and then only visits the amplitudes that can
 /// be nonzero; this is invisible in every result and makes small registers cheap.
-#[derive(Clone)]
 pub struct StateVector {
     num_qubits: usize,
     amps: Amps,
@@ -80,6 +79,19 @@ pub struct StateVector {
     /// Whether to track known qubits at all (always, except in tests comparing with the plain
     /// dense path).
     tracking: bool,
+}
+
+impl Clone for StateVector {
+    /// A copy; small registers are copied as one block (no allocation).
+    fn clone(&self) -> Self {
+        Self {
+            num_qubits: self.num_qubits,
+            amps: Amps::from_slice(&self.amps),
+            known: self.known,
+            values: self.values,
+            tracking: self.tracking,
+        }
+    }
 }
 
 impl PartialEq for StateVector {
@@ -247,6 +259,7 @@ impl StateVector {
     /// [`apply`](Self::apply) for a valid gate (see [`Gate::validate`]) and qubit
     /// (`q < num_qubits`): no checks, for the protocol's hot loops, whose gates are valid by
     /// construction.
+    #[inline]
     pub(crate) fn apply_unchecked(&mut self, gate: Gate, q: usize) {
         if self.known >> q & 1 == 1 {
             match gate {
@@ -254,8 +267,13 @@ impl StateVector {
                 Gate::H => self.h_on_known(q),
                 _ => self.apply_on_known(&gate.matrix(), q),
             }
-            return;
+        } else {
+            self.apply_free(gate, q);
         }
+    }
+
+    /// A gate on a qubit that is not known.
+    fn apply_free(&mut self, gate: Gate, q: usize) {
         let space = self.space(q);
         let a = &mut self.amps[..];
         let r = std::f64::consts::FRAC_1_SQRT_2;
@@ -315,6 +333,7 @@ impl StateVector {
 
     /// X on a qubit known to hold `|v>`: every nonzero amplitude moves across the qubit and the
     /// qubit stays known with the other value (exact: no arithmetic on the amplitudes).
+    #[inline]
     fn x_on_known(&mut self, q: usize) {
         let bit = 1u64 << q;
         let (from_base, free) = (self.values, self.free_mask());
@@ -330,6 +349,7 @@ impl StateVector {
     /// H on a qubit known to hold `|v>`: `H|v> = (|0> + (-1)^v |1>) / sqrt 2`, so each nonzero
     /// amplitude `z` becomes `z/sqrt 2` at bit 0 and `(-1)^v z/sqrt 2` at bit 1 (real scalings
     /// only). The qubit becomes free.
+    #[inline]
     fn h_on_known(&mut self, q: usize) {
         let bit = 1u64 << q;
         let r = std::f64::consts::FRAC_1_SQRT_2;
