@@ -494,6 +494,24 @@ impl<R: Rng> PmBob<R> {
             let mut outcome = 0u32;
             // A lost photon is never measured: the others' statistics do not depend on it.
             let mut todo = photon;
+            if hi & photon == 0 {
+                // Z and X only (always for BB84 and B92): the branch-free real kernel, the basis
+                // picked by index. Measurements of distinct qubits commute, so the qubits that
+                // are in superposition go first: each then becomes known (absorbed), which
+                // halves the amplitudes the remaining measurements visit.
+                let free = sv.free_mask() as u32;
+                for set in [photon & free, photon & !free] {
+                    let mut set = set;
+                    while set != 0 {
+                        let q = set.trailing_zeros() as usize;
+                        set &= set - 1;
+                        let w = &frames.1[(lo >> q & 1) as usize];
+                        let o = sv.measure_absorb_real(q, w, uniform(&mut phys));
+                        outcome |= u32::from(o) << q;
+                    }
+                }
+                todo = 0;
+            }
             while todo != 0 {
                 let q = todo.trailing_zeros() as usize;
                 todo &= todo - 1;

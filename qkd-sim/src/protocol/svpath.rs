@@ -95,16 +95,14 @@ pub(crate) fn prepare(sv: &mut StateVector, s: RegisterStates) {
     let all = if n >= 32 { u32::MAX } else { (1u32 << n) - 1 };
     let (linear, circular) = (!s.y & all, s.y & all);
     let odd = s.k0 & linear;
-    for q in Ones(s.k2 & !odd & all) {
-        sv.apply_unchecked(Gate::X, q);
-    }
+    // One layer of X gates, then the Ry rotations, then one layer of H gates (each layer is a
+    // single pass over the amplitudes, see `StateVector::apply_x_layer`).
+    sv.apply_x_layer(u64::from(s.k2 & !odd & all));
     for q in Ones(odd) {
         let k = (1 | (s.k1 >> q & 1) << 1 | (s.k2 >> q & 1) << 2) as f64;
         sv.apply_unchecked(Gate::Ry(k * std::f64::consts::FRAC_PI_4), q);
     }
-    for q in Ones((s.k1 & linear & !odd) | circular) {
-        sv.apply_unchecked(Gate::H, q);
-    }
+    sv.apply_h_layer(u64::from((s.k1 & linear & !odd) | circular));
     for q in Ones(circular) {
         sv.apply_unchecked(Gate::S, q);
     }
@@ -158,20 +156,25 @@ pub(crate) fn measure<R: Rng + ?Sized>(
     reg.state_mut().measure(q, basis(b), rng)
 }
 
-/// The measurement frames of Bob's bases, built once per frame of qubits.
-pub(crate) struct BobFrames([Frame; 4]);
+/// The measurement frames of Bob's bases, built once per frame of qubits; the second field holds
+/// the Z and X bases as real rows for `StateVector::measure_absorb_real`.
+pub(crate) struct BobFrames([Frame; 4], pub(crate) [[[f64; 2]; 2]; 2]);
 
 impl BobFrames {
     pub(crate) fn new() -> Self {
-        Self(
-            [
-                MeasBasis::Z,
-                MeasBasis::X,
-                MeasBasis::Y,
-                MeasBasis::Breidbart,
-            ]
-            .map(|b| Frame::of(basis(b))),
-        )
+        let frames = [
+            MeasBasis::Z,
+            MeasBasis::X,
+            MeasBasis::Y,
+            MeasBasis::Breidbart,
+        ]
+        .map(|b| Frame::of(basis(b)));
+        let identity = [[1.0, 0.0], [0.0, 1.0]];
+        let z_x = [
+            frames[0].real().unwrap_or(identity),
+            frames[1].real().unwrap_or(identity),
+        ];
+        Self(frames, z_x)
     }
 
     /// The frame of `b`.

@@ -24,6 +24,15 @@ pub(crate) enum Frame {
 }
 
 impl Frame {
+    /// The basis vectors as rows of real numbers, for a real basis (Z gives the identity).
+    pub(crate) fn real(&self) -> Option<[[f64; 2]; 2]> {
+        match *self {
+            Frame::Computational => Some([[1.0, 0.0], [0.0, 1.0]]),
+            Frame::Real(v) => Some(v),
+            Frame::Complex(_) => None,
+        }
+    }
+
     /// The frame of a valid basis (see [`Basis::validate`]).
     pub(crate) fn of(basis: Basis) -> Frame {
         match basis {
@@ -186,6 +195,38 @@ impl StateVector {
         let (m0, m1) = masses(&self.amps, q, space, frame);
         let outcome = u * (m0 + m1) < m1;
         absorb(&mut self.amps, q, space, frame, outcome);
+        self.mark(q, false);
+        outcome
+    }
+
+    /// [`measure_absorb`](Self::measure_absorb) for a real basis `w` (rows: the two basis
+    /// vectors `[<0|v_k>, <1|v_k>]`, orthonormal; the Z basis is the identity), as one
+    /// branch-free kernel: whether the qubit is known or free, the same two passes over the
+    /// pairs `(a, b)` of the current support, the first summing `|w_k . (a, b)|^2` for both `k`,
+    /// the second writing `(w_outcome . (a, b), 0)`. A known qubit has one zero in every pair,
+    /// so Z on a known qubit gives its value with certainty and exactly (products with 0 and 1).
+    /// Same preconditions and normalisation as `measure_absorb`.
+    pub(crate) fn measure_absorb_real(&mut self, q: usize, w: &[[f64; 2]; 2], u: f64) -> bool {
+        let bit = 1u64 << q;
+        self.forget(q);
+        let (base, mask) = (self.values, self.free_mask() & !bit);
+        let b = bit as usize;
+        let a = &mut self.amps[..];
+        let (mut m0, mut m1) = (0.0, 0.0);
+        space::for_each_submask(mask, |sub| {
+            let i = (base | sub) as usize;
+            let (x, y) = (a[i], a[i | b]);
+            m0 += (x * w[0][0] + y * w[0][1]).norm_sqr();
+            m1 += (x * w[1][0] + y * w[1][1]).norm_sqr();
+        });
+        let outcome = u * (m0 + m1) < m1;
+        let [w0, w1] = w[usize::from(outcome)];
+        let zero = Complex64::new(0.0, 0.0);
+        space::for_each_submask(mask, |sub| {
+            let i = (base | sub) as usize;
+            a[i] = a[i] * w0 + a[i | b] * w1;
+            a[i | b] = zero;
+        });
         self.mark(q, false);
         outcome
     }

@@ -368,6 +368,76 @@ impl StateVector {
         self.forget(q);
     }
 
+    /// X on every qubit of `mask` at once (the gates commute). Qubits of `mask` that are known
+    /// are flipped in one pass over the amplitudes that can be nonzero (each moves to its index
+    /// with those bits flipped, which lies outside the current support, so nothing overlaps);
+    /// the others get the ordinary kernel one by one. Unchecked: `mask` must lie within the
+    /// register.
+    pub(crate) fn apply_x_layer(&mut self, mask: u64) {
+        let on_known = mask & self.known;
+        if on_known != 0 {
+            let (base, free) = (self.values, self.free_mask());
+            let flip = on_known as usize;
+            let a = &mut self.amps[..];
+            space::for_each_submask(free, |sub| {
+                let i = (base | sub) as usize;
+                a[i ^ flip] = a[i];
+                a[i] = ZERO;
+            });
+            self.values ^= on_known;
+        }
+        let mut rest = mask & !on_known;
+        while rest != 0 {
+            let q = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            self.apply_free(Gate::X, q);
+        }
+    }
+
+    /// H on every qubit of `mask` at once (the gates commute). On known qubits this is one pass:
+    /// with `k` known qubits in `mask` holding the bits `v`, every nonzero amplitude `z` spreads
+    /// over the `2^k` values `s` of those qubits as `z (-1)^{|s & v|} / sqrt(2)^k` (the tensor
+    /// product of `H|v_j> = (|0> + (-1)^{v_j}|1>) / sqrt 2`). Different amplitudes differ on free
+    /// qubits, so their targets never overlap. Other qubits of `mask` get the ordinary kernel.
+    /// Unchecked: `mask` must lie within the register.
+    pub(crate) fn apply_h_layer(&mut self, mask: u64) {
+        let on_known = mask & self.known;
+        if on_known != 0 {
+            let (base, free) = (self.values, self.free_mask());
+            let v = base & on_known;
+            // 2^(-k/2) exactly from the exponent, and one factor 1/sqrt 2 for odd k.
+            let k = on_known.count_ones() as i32;
+            let half = f64::from_bits(((1023 - i64::from(k / 2)) as u64) << 52);
+            let scale = if k % 2 == 1 {
+                half * std::f64::consts::FRAC_1_SQRT_2
+            } else {
+                half
+            };
+            let a = &mut self.amps[..];
+            space::for_each_submask(free, |sub| {
+                let i = base | sub;
+                let z = a[i as usize] * scale;
+                let rest = i & !on_known;
+                space::for_each_submask(on_known, |s| {
+                    let sign = if (s & v).count_ones() & 1 == 1 {
+                        -1.0
+                    } else {
+                        1.0
+                    };
+                    a[(rest | s) as usize] = z * sign;
+                });
+            });
+            self.known &= !on_known;
+            self.values &= !on_known;
+        }
+        let mut rest = mask & !on_known;
+        while rest != 0 {
+            let q = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            self.apply_free(Gate::H, q);
+        }
+    }
+
     /// A gate on a qubit known to hold `|v>`: `U|v> = m[0][v]|0> + m[1][v]|1>`, so each nonzero
     /// amplitude `a` becomes `m[v][v] a` in place and `m[1-v][v] a` across the qubit. The qubit
     /// stays known when one of the two is zero (diagonal and anti-diagonal gates).
@@ -509,7 +579,11 @@ impl StateVector {
         }
     }
 
-    fn free_mask(&self) -> u64 {
+    /// The qubits not known to be in a computational basis state (all of them when tracking is
+    /// off). Measurements of distinct qubits commute, so a caller measuring several qubits may
+    /// use this to measure the free ones first: each such measurement makes its qubit known and
+    /// halves the amplitudes the later ones visit.
+    pub(crate) fn free_mask(&self) -> u64 {
         full_mask(self.num_qubits) & !self.known
     }
 
