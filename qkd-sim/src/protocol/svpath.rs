@@ -97,12 +97,20 @@ pub(crate) fn prepare(sv: &mut StateVector, s: RegisterStates) {
     let odd = s.k0 & linear;
     // One layer of X gates, then the Ry rotations, then one layer of H gates (each layer is a
     // single pass over the amplitudes, see `StateVector::apply_x_layer`).
-    sv.apply_x_layer(u64::from(s.k2 & !odd & all));
-    for q in Ones(odd) {
-        let k = (1 | (s.k1 >> q & 1) << 1 | (s.k2 >> q & 1) << 2) as f64;
-        sv.apply_unchecked(Gate::Ry(k * std::f64::consts::FRAC_PI_4), q);
+    let (x, h) = (
+        u64::from(s.k2 & !odd & all),
+        u64::from((s.k1 & linear & !odd) | circular),
+    );
+    if odd == 0 {
+        sv.apply_xh_layers(x, h);
+    } else {
+        sv.apply_x_layer(x);
+        for q in Ones(odd) {
+            let k = (1 | (s.k1 >> q & 1) << 1 | (s.k2 >> q & 1) << 2) as f64;
+            sv.apply_unchecked(Gate::Ry(k * std::f64::consts::FRAC_PI_4), q);
+        }
+        sv.apply_h_layer(h);
     }
-    sv.apply_h_layer(u64::from((s.k1 & linear & !odd) | circular));
     for q in Ones(circular) {
         sv.apply_unchecked(Gate::S, q);
     }

@@ -206,12 +206,27 @@ impl StateVector {
     /// the second writing `(w_outcome . (a, b), 0)`. A known qubit has one zero in every pair,
     /// so Z on a known qubit gives its value with certainty and exactly (products with 0 and 1).
     /// Same preconditions and normalisation as `measure_absorb`.
+    #[inline]
     pub(crate) fn measure_absorb_real(&mut self, q: usize, w: &[[f64; 2]; 2], u: f64) -> bool {
         let bit = 1u64 << q;
         self.forget(q);
         let (base, mask) = (self.values, self.free_mask() & !bit);
         let b = bit as usize;
         let a = &mut self.amps[..];
+        let zero = Complex64::new(0.0, 0.0);
+        if mask == 0 {
+            // A single pair (every other qubit known): straight-line code, the projections
+            // computed once.
+            let i = base as usize;
+            let (x, y) = (a[i], a[i | b]);
+            let c = [x * w[0][0] + y * w[0][1], x * w[1][0] + y * w[1][1]];
+            let (m0, m1) = (c[0].norm_sqr(), c[1].norm_sqr());
+            let outcome = u * (m0 + m1) < m1;
+            a[i] = c[usize::from(outcome)];
+            a[i | b] = zero;
+            self.mark(q, false);
+            return outcome;
+        }
         let (mut m0, mut m1) = (0.0, 0.0);
         space::for_each_submask(mask, |sub| {
             let i = (base | sub) as usize;
@@ -221,7 +236,6 @@ impl StateVector {
         });
         let outcome = u * (m0 + m1) < m1;
         let [w0, w1] = w[usize::from(outcome)];
-        let zero = Complex64::new(0.0, 0.0);
         space::for_each_submask(mask, |sub| {
             let i = (base | sub) as usize;
             a[i] = a[i] * w0 + a[i | b] * w1;
@@ -231,7 +245,7 @@ impl StateVector {
         outcome
     }
 
-    /// Rescales the amplitudes to unit norm (after [`measure_absorb`](Self::measure_absorb)).
+    /// Rescales the amplitudes to unit norm (after `measure_absorb`).
     #[cfg(test)]
     pub(crate) fn normalize(&mut self) {
         let scale = 1.0 / self.norm_sqr().sqrt();

@@ -394,6 +394,38 @@ impl StateVector {
         }
     }
 
+    /// X on the qubits of `x`, then H on the qubits of `h` (see [`Self::apply_x_layer`] and
+    /// [`Self::apply_h_layer`]). When the register is in a basis state (every qubit known, as
+    /// after `new` or `reset`) both layers are one pass writing the `2^k` amplitudes of the
+    /// result (`k` = qubits in `h`): `|v>` with `v = values ^ x` becomes
+    /// `sum_s (-1)^{|s & v|} / sqrt(2)^k |(v & !h) | s>` over the subsets `s` of `h`, and the
+    /// old amplitude is cleared first. Unchecked: the masks must lie within the register.
+    pub(crate) fn apply_xh_layers(&mut self, x: u64, h: u64) {
+        let full = full_mask(self.num_qubits);
+        if self.known != full || h == 0 {
+            self.apply_x_layer(x);
+            self.apply_h_layer(h);
+            return;
+        }
+        let from = self.values as usize;
+        let v = self.values ^ x;
+        let scale = inv_sqrt2_pow(h.count_ones());
+        let a = &mut self.amps[..];
+        let z = a[from] * scale;
+        a[from] = ZERO;
+        let (rest, vh) = (v & !h, v & h);
+        space::for_each_submask(h, |s| {
+            let sign = if (s & vh).count_ones() & 1 == 1 {
+                -1.0
+            } else {
+                1.0
+            };
+            a[(rest | s) as usize] = z * sign;
+        });
+        self.known = full & !h;
+        self.values = rest;
+    }
+
     /// H on every qubit of `mask` at once (the gates commute). On known qubits this is one pass:
     /// with `k` known qubits in `mask` holding the bits `v`, every nonzero amplitude `z` spreads
     /// over the `2^k` values `s` of those qubits as `z (-1)^{|s & v|} / sqrt(2)^k` (the tensor
@@ -405,14 +437,7 @@ impl StateVector {
         if on_known != 0 {
             let (base, free) = (self.values, self.free_mask());
             let v = base & on_known;
-            // 2^(-k/2) exactly from the exponent, and one factor 1/sqrt 2 for odd k.
-            let k = on_known.count_ones() as i32;
-            let half = f64::from_bits(((1023 - i64::from(k / 2)) as u64) << 52);
-            let scale = if k % 2 == 1 {
-                half * std::f64::consts::FRAC_1_SQRT_2
-            } else {
-                half
-            };
+            let scale = inv_sqrt2_pow(on_known.count_ones());
             let a = &mut self.amps[..];
             space::for_each_submask(free, |sub| {
                 let i = base | sub;
@@ -624,6 +649,17 @@ impl StateVector {
             });
         }
         Ok(())
+    }
+}
+
+/// `2^(-k/2)` for `k` up to 64: the power of two exactly from the exponent bits, times one
+/// factor `1/sqrt 2` for odd `k`.
+fn inv_sqrt2_pow(k: u32) -> f64 {
+    let half = f64::from_bits(u64::from(1023 - k / 2) << 52);
+    if k % 2 == 1 {
+        half * std::f64::consts::FRAC_1_SQRT_2
+    } else {
+        half
     }
 }
 
