@@ -15,6 +15,7 @@ use super::{
     b92, bb84, six_state, svpath,
 };
 use crate::SimError;
+use crate::statevector::INLINE_QUBITS;
 
 /// Alice's random choices for 64 qubits: key bits and basis planes.
 pub(crate) struct PrepWord {
@@ -271,15 +272,21 @@ impl<R: Rng> Engine for PmAlice<R> {
             Backend::Product => FramePayload::Product(frame),
             Backend::StateVector { register_qubits } => {
                 let mut regs = Vec::with_capacity(len.div_ceil(register_qubits));
-                // Registers are copied from a |0...0> template straight into the frame and
-                // prepared in place (no allocation: small registers hold their amplitudes inline).
-                let Ok(zero) = svpath::zero_register(register_qubits) else {
-                    // Cannot happen for a validated configuration; stop cleanly.
-                    return None;
+                // Small registers are copied from a |0...0> template straight into the frame and
+                // prepared in place (no allocation: they hold their amplitudes inline); large
+                // ones are allocated one by one (a copy would cost as much as a fresh one).
+                let template = if register_qubits <= INLINE_QUBITS {
+                    match svpath::zero_register(register_qubits) {
+                        Ok(r) => Some(r),
+                        // Cannot happen for a validated configuration; stop cleanly.
+                        Err(_) => return None,
+                    }
+                } else {
+                    None
                 };
                 for start in (0..len).step_by(register_qubits) {
                     let n = register_qubits.min(len - start);
-                    if n == register_qubits {
+                    if let (Some(zero), true) = (&template, n == register_qubits) {
                         regs.push(zero.clone());
                     } else {
                         match svpath::zero_register(n) {
