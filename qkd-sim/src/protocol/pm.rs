@@ -32,17 +32,19 @@ pub(crate) struct StateWord {
     pub(crate) y: u64,
 }
 
-/// Alice's choices for `words` words of 64 qubits: key bits and basis planes. BB84's are uniform
-/// bits and are drawn in bulk (one `fill` per plane); the other protocols draw word by word.
+/// Alice's choices for `words` words of 64 qubits: key bits and basis planes. With `bulk` (the
+/// state-vector path) BB84's uniform bits are drawn with one `fill` per plane; otherwise (and for
+/// the other protocols) word by word, which keeps the fast path's random stream as it was.
 fn alice_words<R: Rng + ?Sized>(
     p: Protocol,
     rng: &mut R,
     words: usize,
+    bulk: bool,
 ) -> (Zeroizing<Vec<u64>>, Vec<u64>, Vec<u64>) {
     let mut bits = Zeroizing::new(vec![0u64; words]);
     let mut lo = vec![0u64; words];
     let mut hi = vec![0u64; words];
-    if p == Protocol::Bb84 {
+    if bulk && p == Protocol::Bb84 {
         rng.fill(&mut bits[..]);
         rng.fill(&mut lo[..]);
     } else {
@@ -250,7 +252,8 @@ impl<R: Rng> Engine for PmAlice<R> {
         let len = self.next_frame_len();
         let words = len.div_ceil(64);
         let protocol = self.config.protocol;
-        let (mut bits, mut lo, mut hi) = alice_words(protocol, &mut self.rng, words);
+        let bulk = matches!(self.config.backend, Backend::StateVector { .. });
+        let (mut bits, mut lo, mut hi) = alice_words(protocol, &mut self.rng, words, bulk);
         let mut frame = ProductFrame::zeros(len);
         for w in 0..words {
             let m = fastpath::lane_mask(len, w);
@@ -448,10 +451,9 @@ impl<R: Rng> PmBob<R> {
         let words = f.words();
         let mut m = MeasuredPlanes::with_capacity(words);
         let table = ClassTable::new(f.rotation);
-        let (los, his) = bob_words(self.config.protocol, &mut self.rng, words);
         for w in 0..words {
             let lanes = f.lane_mask(w);
-            let (lo, hi) = (los[w], his[w]);
+            let (lo, hi) = bob_bases(self.config.protocol, &mut self.rng);
             let (lo, hi) = (lo & !hi & lanes, hi & lanes);
             let basis = BasisWord {
                 b1: lo,
