@@ -275,10 +275,11 @@ impl<R: Rng> Engine for PmAlice<R> {
             Backend::Product => FramePayload::Product(frame),
             Backend::StateVector { register_qubits } => {
                 let mut regs = Vec::with_capacity(len.div_ceil(register_qubits));
-                // Small registers are copied from a |0...0> template straight into the frame and
-                // prepared in place (no allocation: they hold their amplitudes inline); large
-                // ones are allocated one by one (a copy would cost as much as a fresh one).
-                let template = if register_qubits <= INLINE_QUBITS {
+                // Small registers are prepared in one scratch register, reset between uses
+                // (only its nonzero amplitudes are cleared), and copied into the frame (no
+                // allocation: they hold their amplitudes inline). Large ones are allocated and
+                // prepared in place (a copy would cost as much as a fresh one).
+                let mut scratch = if register_qubits <= INLINE_QUBITS {
                     match svpath::zero_register(register_qubits) {
                         Ok(r) => Some(r),
                         // Cannot happen for a validated configuration; stop cleanly.
@@ -289,22 +290,25 @@ impl<R: Rng> Engine for PmAlice<R> {
                 };
                 for start in (0..len).step_by(register_qubits) {
                     let n = register_qubits.min(len - start);
-                    if let (Some(zero), true) = (&template, n == register_qubits) {
-                        regs.push(zero.clone());
-                    } else {
-                        match svpath::zero_register(n) {
-                            Ok(r) => regs.push(r),
-                            Err(_) => return None,
-                        }
-                    }
                     let states = RegisterStates {
                         k0: bits_at(&frame.k0, start, n),
                         k1: bits_at(&frame.k1, start, n),
                         k2: bits_at(&frame.k2, start, n),
                         y: bits_at(&frame.y, start, n),
                     };
-                    if let Some(r) = regs.last_mut() {
-                        svpath::prepare(r.state_mut(), states);
+                    match (&mut scratch, n == register_qubits) {
+                        (Some(reg), true) => {
+                            reg.state_mut().reset();
+                            svpath::prepare(reg.state_mut(), states);
+                            regs.push(reg.clone());
+                        }
+                        _ => match svpath::zero_register(n) {
+                            Ok(mut r) => {
+                                svpath::prepare(r.state_mut(), states);
+                                regs.push(r);
+                            }
+                            Err(_) => return None,
+                        },
                     }
                 }
                 FramePayload::Registers(regs)
