@@ -31,7 +31,8 @@ pub(crate) fn basis(b: MeasBasis) -> Basis {
 
 /// The prepared states of one register as bit masks (bit `q` for qubit `q`), in the
 /// [`ProductFrame`](super::ProductFrame) plane encoding: `k0, k1, k2` the bits of a
-/// [`SliceState::Linear`] index, `y` set for circular states (then `k2` is the sign).
+/// [`Linear`](super::SliceState::Linear) index, `y` set for circular states (then `k2` is the
+/// sign).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct RegisterStates {
     pub(crate) k0: u32,
