@@ -2,18 +2,33 @@
 //! sizes, and the bit-sliced fast path in qubits per second.
 //!
 //! `cargo bench --bench protocols -- --warm-up-time 1 --measurement-time 3`
+//!
+//! The state-vector group also runs with the benchmark thread's own CPU time (ids prefixed
+//! `cpu/`, from `/proc/thread-self/schedstat`), which stays meaningful when other processes
+//! compete for the cores.
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::Measurement;
+use criterion::{
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
 use qkd_sim::channel::QuantumChannel;
 use qkd_sim::protocol::{Backend, EngineConfig, Protocol, SimConfig, run_in_process};
 
+#[path = "support/thread_cpu.rs"]
+mod thread_cpu;
+use thread_cpu::ThreadCpu;
+
 /// BB84, 4096-bit sifted key, ideal channel, state-vector registers of `r` qubits.
-fn bb84_state_vector(c: &mut Criterion) {
-    let mut g = c.benchmark_group("bb84_sv_4096");
+fn bb84_state_vector<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
+    let mut g = c.benchmark_group(format!("{prefix}bb84_sv_4096"));
     g.sample_size(10);
+    if !prefix.is_empty() {
+        // The CPU clock advances in scheduler ticks: equal samples spanning many ticks.
+        g.sampling_mode(SamplingMode::Flat);
+    }
     for r in [1usize, 5, 10, 12, 20] {
         let config = SimConfig::new(EngineConfig::new(
             Protocol::Bb84,
@@ -67,5 +82,18 @@ fn bb84_fast_path(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bb84_state_vector, bb84_fast_path);
-criterion_main!(benches);
+fn bb84_state_vector_wall(c: &mut Criterion) {
+    bb84_state_vector(c, "");
+}
+
+fn bb84_state_vector_cpu(c: &mut Criterion<ThreadCpu>) {
+    bb84_state_vector(c, "cpu/");
+}
+
+criterion_group!(benches, bb84_state_vector_wall, bb84_fast_path);
+criterion_group! {
+    name = cpu_benches;
+    config = Criterion::default().with_measurement(ThreadCpu);
+    targets = bb84_state_vector_cpu
+}
+criterion_main!(benches, cpu_benches);

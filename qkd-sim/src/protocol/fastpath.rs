@@ -1,7 +1,7 @@
 //! Bit-sliced kernels of the product-state fast path.
 //!
 //! Every routine works on 64 qubits at once: one `u64` word per plane (see
-//! [`ProductFrame`](super::ProductFrame)). Randomness is drawn as whole words:
+//! [`ProductFrame`]). Randomness is drawn as whole words:
 //!
 //! * a fair coin per lane is one random word;
 //! * a Bernoulli(`p`) mask with the same `p` in every lane uses *geometric skipping* when `p` (or

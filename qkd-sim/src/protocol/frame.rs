@@ -166,6 +166,7 @@ impl Register {
     }
 
     /// The state and the vacuum and dark masks, consuming the register.
+    #[cfg(test)]
     pub(crate) fn into_parts(self) -> (StateVector, u32, u32) {
         (self.state, self.vacuum, self.dark)
     }

@@ -3,16 +3,19 @@
 use std::collections::VecDeque;
 
 use qkd_core::BitString;
-use rand::Rng;
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{Rng, RngExt, SeedableRng};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::fastpath::{self, BasisWord, BitSink, ClassTable};
-use super::frame::{FramePayload, ProductFrame, QuantumFrame, Register, SliceState};
+use super::frame::{FramePayload, ProductFrame, QuantumFrame, Register};
+use super::svpath::{BobFrames, RegisterStates};
 use super::{
     Backend, ClassicalMessage, Engine, EngineConfig, MeasBasis, Protocol, SiftOutcome, SiftStats,
     b92, bb84, six_state, svpath,
 };
 use crate::SimError;
+use crate::statevector::INLINE_QUBITS;
 
 /// Alice's random choices for 64 qubits: key bits and basis planes.
 pub(crate) struct PrepWord {
@@ -27,6 +30,66 @@ pub(crate) struct StateWord {
     pub(crate) k1: u64,
     pub(crate) k2: u64,
     pub(crate) y: u64,
+}
+
+/// Alice's choices for `words` words of 64 qubits: key bits and basis planes. With `bulk` (the
+/// state-vector path) BB84's uniform bits are drawn with one `fill` per plane; otherwise (and for
+/// the other protocols) word by word, which keeps the fast path's random stream as it was.
+fn alice_words<R: Rng + ?Sized>(
+    p: Protocol,
+    rng: &mut R,
+    words: usize,
+    bulk: bool,
+) -> (Zeroizing<Vec<u64>>, Vec<u64>, Vec<u64>) {
+    let mut bits = Zeroizing::new(vec![0u64; words]);
+    let mut lo = vec![0u64; words];
+    let mut hi = vec![0u64; words];
+    if bulk && p == Protocol::Bb84 {
+        rng.fill(&mut bits[..]);
+        rng.fill(&mut lo[..]);
+    } else {
+        for w in 0..words {
+            let x = alice_word(p, rng);
+            (bits[w], lo[w], hi[w]) = (x.bit, x.lo, x.hi);
+        }
+    }
+    (bits, lo, hi)
+}
+
+/// Bob's bases for `words` words of 64 qubits as `(lo, hi)` planes (drawn in bulk for BB84).
+fn bob_words<R: Rng + ?Sized>(p: Protocol, rng: &mut R, words: usize) -> (Vec<u64>, Vec<u64>) {
+    let mut lo = vec![0u64; words];
+    let mut hi = vec![0u64; words];
+    if p == Protocol::Bb84 {
+        rng.fill(&mut lo[..]);
+    } else {
+        for w in 0..words {
+            (lo[w], hi[w]) = bob_bases(p, rng);
+        }
+    }
+    (lo, hi)
+}
+
+/// Bits `start .. start + n` of a packed plane (`n` at most 32, all within the plane).
+fn bits_at(plane: &[u64], start: usize, n: usize) -> u32 {
+    let (w, s) = (start / 64, start % 64);
+    let mut v = plane[w] >> s;
+    if s + n > 64 {
+        v |= plane[w + 1] << (64 - s);
+    }
+    (v & ((1u64 << n) - 1)) as u32
+}
+
+/// Bytes of registers Alice aims to put in one state-vector frame (512 KiB, at least one
+/// register). Small registers then stay in the core's cache between Alice's preparation and
+/// Bob's measurement (and malloc hands the same memory back frame after frame); large ones are
+/// sent a few at a time instead of allocating gigabytes per frame (2^20 amplitudes are 16 MiB).
+const FRAME_BYTES: usize = 1 << 19;
+
+/// The largest state-vector frame for registers of `r` qubits: a whole number of registers.
+fn register_frame_qubits(r: usize) -> usize {
+    let bytes = std::mem::size_of::<Register>().max(16usize << r.min(40));
+    (FRAME_BYTES / bytes).max(1) * r
 }
 
 fn alice_word<R: Rng + ?Sized>(p: Protocol, rng: &mut R) -> PrepWord {
@@ -173,8 +236,11 @@ impl<R: Rng> PmAlice<R> {
         } else {
             f64::INFINITY
         };
-        let cap = (self.config.frame_qubits as u64).min(budget) as f64;
-        want.min(cap).max(1.0) as usize
+        let mut cap = (self.config.frame_qubits as u64).min(budget);
+        if let Backend::StateVector { register_qubits } = self.config.backend {
+            cap = cap.min(register_frame_qubits(register_qubits) as u64);
+        }
+        want.min(cap as f64).max(1.0) as usize
     }
 }
 
@@ -186,37 +252,63 @@ impl<R: Rng> Engine for PmAlice<R> {
         let len = self.next_frame_len();
         let words = len.div_ceil(64);
         let protocol = self.config.protocol;
-        let mut bits = Zeroizing::new(Vec::with_capacity(words));
-        let mut lo = Vec::with_capacity(words);
-        let mut hi = Vec::with_capacity(words);
+        let bulk = matches!(self.config.backend, Backend::StateVector { .. });
+        let (mut bits, mut lo, mut hi) = alice_words(protocol, &mut self.rng, words, bulk);
         let mut frame = ProductFrame::zeros(len);
         for w in 0..words {
             let m = fastpath::lane_mask(len, w);
-            let p = alice_word(protocol, &mut self.rng);
+            bits[w] &= m;
+            lo[w] &= m;
+            hi[w] &= m;
+            let p = PrepWord {
+                bit: bits[w],
+                lo: lo[w],
+                hi: hi[w],
+            };
             let s = encode(protocol, &p);
             frame.k0[w] = s.k0 & m;
             frame.k1[w] = s.k1 & m;
             frame.k2[w] = s.k2 & m;
             frame.y[w] = s.y & m;
-            bits.push(p.bit & m);
-            lo.push(p.lo & m);
-            hi.push(p.hi & m);
         }
         let payload = match self.config.backend {
             Backend::Product => FramePayload::Product(frame),
             Backend::StateVector { register_qubits } => {
                 let mut regs = Vec::with_capacity(len.div_ceil(register_qubits));
-                let mut states = Vec::with_capacity(register_qubits);
-                for start in (0..len).step_by(register_qubits) {
-                    states.clear();
-                    for i in start..(start + register_qubits).min(len) {
-                        // In range by construction.
-                        states.push(frame.state(i).unwrap_or(SliceState::Linear(0)));
-                    }
-                    match svpath::build_register(&states) {
-                        Ok(r) => regs.push(r),
-                        // Cannot happen for 1..=MAX_REGISTER_QUBITS product states; stop cleanly.
+                // Small registers are prepared in one scratch register, reset between uses
+                // (only its nonzero amplitudes are cleared), and copied into the frame (no
+                // allocation: they hold their amplitudes inline). Large ones are allocated and
+                // prepared in place (a copy would cost as much as a fresh one).
+                let mut scratch = if register_qubits <= INLINE_QUBITS {
+                    match svpath::zero_register(register_qubits) {
+                        Ok(r) => Some(r),
+                        // Cannot happen for a validated configuration; stop cleanly.
                         Err(_) => return None,
+                    }
+                } else {
+                    None
+                };
+                for start in (0..len).step_by(register_qubits) {
+                    let n = register_qubits.min(len - start);
+                    let states = RegisterStates {
+                        k0: bits_at(&frame.k0, start, n),
+                        k1: bits_at(&frame.k1, start, n),
+                        k2: bits_at(&frame.k2, start, n),
+                        y: bits_at(&frame.y, start, n),
+                    };
+                    match (&mut scratch, n == register_qubits) {
+                        (Some(reg), true) => {
+                            reg.state_mut().reset();
+                            svpath::prepare(reg.state_mut(), states);
+                            regs.push(reg.clone());
+                        }
+                        _ => match svpath::zero_register(n) {
+                            Ok(mut r) => {
+                                svpath::prepare(r.state_mut(), states);
+                                regs.push(r);
+                            }
+                            Err(_) => return None,
+                        },
                     }
                 }
                 FramePayload::Registers(regs)
@@ -386,58 +478,100 @@ impl<R: Rng> PmBob<R> {
         Ok(m)
     }
 
-    /// Measures state-vector registers qubit by qubit, highest qubit first (large registers
-    /// shrink as Bob's detector absorbs each measured photon: see `svpath::measure_and_absorb`).
-    fn measure_registers(&mut self, regs: Vec<Register>) -> Result<MeasuredPlanes, SimError> {
+    /// Measures state-vector registers qubit by qubit in Bob's random bases (each register in
+    /// place: the detector absorbs every measured photon, see `svpath::measure_and_absorb`).
+    fn measure_registers(&mut self, mut regs: Vec<Register>) -> Result<MeasuredPlanes, SimError> {
         let len: usize = regs.iter().map(Register::num_qubits).sum();
         let words = len.div_ceil(64);
         let mut m = MeasuredPlanes::with_capacity(words);
+        let (los, his) = bob_words(self.config.protocol, &mut self.rng, words);
         for w in 0..words {
             let lanes = fastpath::lane_mask(len, w);
-            let (lo, hi) = bob_bases(self.config.protocol, &mut self.rng);
-            m.lo.push(lo & !hi & lanes);
-            m.hi.push(hi & lanes);
+            m.lo.push(los[w] & !his[w] & lanes);
+            m.hi.push(his[w] & lanes);
             m.click.push(0);
             m.outcome.push(0);
         }
+        let frames = BobFrames::new();
+        // The physics draws (measurement outcomes, dark-count outcomes) come from a fast
+        // generator seeded from Bob's source for each frame: reproducible for a given seed, and
+        // not key choices (the bases above come from Bob's source itself).
+        let mut phys = Xoshiro256PlusPlus::from_rng(&mut self.rng);
         let mut offset = 0usize;
-        for reg in regs {
+        for reg in &mut regs {
             let n = reg.num_qubits();
-            let (mut sv, vac, dark) = reg.into_parts();
-            for q in (0..n).rev() {
-                let i = offset + q;
-                let (w, b) = (i / 64, 1u64 << (i % 64));
-                let basis = if m.hi[w] & b != 0 {
+            let (lo, hi) = (bits_at(&m.lo, offset, n), bits_at(&m.hi, offset, n));
+            let dark = reg.dark_mask();
+            let photon = !reg.vacuum_mask() & low_mask(n);
+            let sv = reg.state_mut();
+            let mut outcome = 0u32;
+            // A lost photon is never measured: the others' statistics do not depend on it.
+            let mut todo = photon;
+            if hi & photon == 0 {
+                // Z and X only (always for BB84 and B92): the branch-free real kernel, the basis
+                // picked by index. Measurements of distinct qubits commute, so the qubits that
+                // are in superposition go first: each then becomes known (absorbed), which
+                // halves the amplitudes the remaining measurements visit.
+                let free = sv.free_mask() as u32;
+                for set in [photon & free, photon & !free] {
+                    let mut set = set;
+                    while set != 0 {
+                        let q = set.trailing_zeros() as usize;
+                        set &= set - 1;
+                        let w = &frames.1[(lo >> q & 1) as usize];
+                        let o = sv.measure_absorb_real(q, w, uniform(&mut phys));
+                        outcome |= u32::from(o) << q;
+                    }
+                }
+                todo = 0;
+            }
+            while todo != 0 {
+                let q = todo.trailing_zeros() as usize;
+                todo &= todo - 1;
+                let basis = if hi >> q & 1 == 1 {
                     MeasBasis::Y
-                } else if m.lo[w] & b != 0 {
+                } else if lo >> q & 1 == 1 {
                     MeasBasis::X
                 } else {
                     MeasBasis::Z
                 };
-                let photon = (vac >> q) & 1 == 0;
-                let is_dark = (dark >> q) & 1 == 1;
-                let mut outcome = false;
-                if photon {
-                    outcome = svpath::measure_and_absorb(&mut sv, q, basis, &mut self.rng)?;
-                } else if q + 1 == sv.num_qubits() && q >= svpath::ABSORB_FROM_QUBITS {
-                    // A lost photon is traced out unread (the rest of a product state does not
-                    // depend on the outcome).
-                    svpath::measure_and_absorb(&mut sv, q, MeasBasis::Z, &mut self.rng)?;
-                }
-                if is_dark {
-                    outcome = self.rng.next_u64() & 1 == 1;
-                }
-                if photon || is_dark {
-                    m.click[w] |= b;
-                }
-                if outcome {
-                    m.outcome[w] |= b;
-                }
+                let u = uniform(&mut phys);
+                let o = svpath::measure_and_absorb(sv, q, frames.get(basis), u);
+                outcome |= u32::from(o) << q;
             }
+            // A dark count gives a random outcome.
+            let mut todo = dark;
+            while todo != 0 {
+                let q = todo.trailing_zeros() as usize;
+                todo &= todo - 1;
+                outcome = (outcome & !(1 << q)) | (((phys.next_u64() & 1) as u32) << q);
+            }
+            set_bits(&mut m.click, offset, n, photon | dark);
+            set_bits(&mut m.outcome, offset, n, outcome);
             offset += n;
         }
         Ok(m)
     }
+}
+
+/// The lowest `n` bits set (`n` at most 32).
+fn low_mask(n: usize) -> u32 {
+    if n >= 32 { u32::MAX } else { (1u32 << n) - 1 }
+}
+
+/// ORs the `n` low bits of `v` into a packed plane at bit `start`.
+fn set_bits(plane: &mut [u64], start: usize, n: usize, v: u32) {
+    let (w, s) = (start / 64, start % 64);
+    let v = u64::from(v & low_mask(n));
+    plane[w] |= v << s;
+    if s + n > 64 {
+        plane[w + 1] |= v >> (64 - s);
+    }
+}
+
+/// A uniform `f64` in `[0, 1)` with 53 random bits.
+fn uniform<R: Rng + ?Sized>(rng: &mut R) -> f64 {
+    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// Bob's raw measurement record of a frame.

@@ -14,15 +14,27 @@ pub(crate) fn uniform<R: Rng + ?Sized>(rng: &mut R) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
-/// Basis vectors as plain numbers: `Real` when both vectors have real entries.
-enum Frame {
+/// A measurement basis as plain numbers, ready for the kernels: `Real` when both vectors have
+/// real entries. Build it once with [`Frame::of`] and reuse it across measurements.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Frame {
     Computational,
     Real([[f64; 2]; 2]),
     Complex([[Complex64; 2]; 2]),
 }
 
 impl Frame {
-    fn of(basis: Basis) -> Frame {
+    /// The basis vectors as rows of real numbers, for a real basis (Z gives the identity).
+    pub(crate) fn real(&self) -> Option<[[f64; 2]; 2]> {
+        match *self {
+            Frame::Computational => Some([[1.0, 0.0], [0.0, 1.0]]),
+            Frame::Real(v) => Some(v),
+            Frame::Complex(_) => None,
+        }
+    }
+
+    /// The frame of a valid basis (see [`Basis::validate`]).
+    pub(crate) fn of(basis: Basis) -> Frame {
         match basis {
             Basis::Z => Frame::Computational,
             Basis::Y => Frame::Complex(basis.vectors()),
@@ -35,6 +47,7 @@ impl Frame {
 }
 
 /// `(mass of outcome false, mass of outcome true)` of measuring qubit `q` in `frame`.
+#[inline(always)]
 fn masses(amps: &[Complex64], q: usize, space: Space, frame: &Frame) -> (f64, f64) {
     let (mut m0, mut m1) = (0.0, 0.0);
     match frame {
@@ -115,7 +128,132 @@ fn collapse(
     }
 }
 
+/// Projects qubit `q` onto basis vector `outcome` of `frame` and rotates the qubit to `|0>`
+/// (without renormalising): each pair `(a, b)` becomes `(<v|(a, b)>, 0)`.
+#[inline(always)]
+fn absorb(amps: &mut [Complex64], q: usize, space: Space, frame: &Frame, outcome: bool) {
+    let k = usize::from(outcome);
+    let zero = Complex64::new(0.0, 0.0);
+    match frame {
+        Frame::Computational if outcome => space::pairs(amps, q, space, |a, b| {
+            *a = *b;
+            *b = zero;
+        }),
+        Frame::Computational => space::pairs(amps, q, space, |_, b| *b = zero),
+        Frame::Real(v) => {
+            let [w0, w1] = v[k];
+            space::pairs(amps, q, space, |a, b| {
+                *a = *a * w0 + *b * w1;
+                *b = zero;
+            });
+        }
+        Frame::Complex(v) => {
+            let [w0, w1] = [v[k][0].conj(), v[k][1].conj()];
+            space::pairs(amps, q, space, |a, b| {
+                *a = w0 * *a + w1 * *b;
+                *b = zero;
+            });
+        }
+    }
+}
+
 impl StateVector {
+    /// Measures `q` in `frame` with the uniform draw `u` in `[0, 1)`, then leaves the qubit in
+    /// `|0>`: the photon is absorbed by the detector and its mode holds vacuum. Returns the
+    /// outcome (`true` for the second basis vector).
+    ///
+    /// The outcome is drawn as in [`measure`](Self::measure) (same outcome for the same `u`):
+    /// `true` when `u (m0 + m1) < m1`, where `m_k = sum |<v_k|(a, b)>|^2` over the amplitude
+    /// pairs `(a, b)` of the qubit. Then, in one pass, the state is projected onto the outcome's
+    /// basis vector `v` and the qubit is turned from `v` to `|0>` (a single-qubit unitary): each
+    /// pair becomes `(<v|(a, b)>, 0)`. The qubit is known again afterwards, so the amplitudes
+    /// the later operations visit halve instead of staying spread over both values of the qubit.
+    ///
+    /// The projected state is **not renormalised**: its squared norm is the previous one times
+    /// the outcome's probability. Every sampling method of this type divides by the total mass
+    /// (as this one does with `m0 + m1`), so a sequence of such measurements samples exactly
+    /// the distribution of normalised ones, without a square root and a division on the critical
+    /// path of each measurement. For registers that are consumed by the measurements (Bob's
+    /// detector); rescale before reading amplitudes.
+    ///
+    /// Unchecked, for the protocol's hot loop: `q < num_qubits`, `u` in `[0, 1)`, and `frame`
+    /// built from a valid basis.
+    pub(crate) fn measure_absorb(&mut self, q: usize, frame: &Frame, u: f64) -> bool {
+        let bit = 1u64 << q;
+        if self.known & bit != 0 && matches!(frame, Frame::Computational) {
+            // Known in Z: the outcome is certain; moving the amplitudes to |0> is exact.
+            let v = self.values & bit != 0;
+            if v {
+                let space = self.space_forgetting(q);
+                absorb(&mut self.amps, q, space, frame, true);
+                self.values &= !bit;
+            }
+            return v;
+        }
+        self.forget(q);
+        let space = self.space(q);
+        let (m0, m1) = masses(&self.amps, q, space, frame);
+        let outcome = u * (m0 + m1) < m1;
+        absorb(&mut self.amps, q, space, frame, outcome);
+        self.mark(q, false);
+        outcome
+    }
+
+    /// [`measure_absorb`](Self::measure_absorb) for a real basis `w` (rows: the two basis
+    /// vectors `[<0|v_k>, <1|v_k>]`, orthonormal; the Z basis is the identity), as one
+    /// branch-free kernel: whether the qubit is known or free, the same two passes over the
+    /// pairs `(a, b)` of the current support, the first summing `|w_k . (a, b)|^2` for both `k`,
+    /// the second writing `(w_outcome . (a, b), 0)`. A known qubit has one zero in every pair,
+    /// so Z on a known qubit gives its value with certainty and exactly (products with 0 and 1).
+    /// Same preconditions and normalisation as `measure_absorb`.
+    #[inline]
+    pub(crate) fn measure_absorb_real(&mut self, q: usize, w: &[[f64; 2]; 2], u: f64) -> bool {
+        let bit = 1u64 << q;
+        self.forget(q);
+        let (base, mask) = (self.values, self.free_mask() & !bit);
+        let b = bit as usize;
+        let a = &mut self.amps[..];
+        let zero = Complex64::new(0.0, 0.0);
+        if mask == 0 {
+            // A single pair (every other qubit known): straight-line code, the projections
+            // computed once.
+            let i = base as usize;
+            let (x, y) = (a[i], a[i | b]);
+            let c = [x * w[0][0] + y * w[0][1], x * w[1][0] + y * w[1][1]];
+            let (m0, m1) = (c[0].norm_sqr(), c[1].norm_sqr());
+            let outcome = u * (m0 + m1) < m1;
+            a[i] = c[usize::from(outcome)];
+            a[i | b] = zero;
+            self.mark(q, false);
+            return outcome;
+        }
+        let (mut m0, mut m1) = (0.0, 0.0);
+        space::for_each_submask(mask, |sub| {
+            let i = (base | sub) as usize;
+            let (x, y) = (a[i], a[i | b]);
+            m0 += (x * w[0][0] + y * w[0][1]).norm_sqr();
+            m1 += (x * w[1][0] + y * w[1][1]).norm_sqr();
+        });
+        let outcome = u * (m0 + m1) < m1;
+        let [w0, w1] = w[usize::from(outcome)];
+        space::for_each_submask(mask, |sub| {
+            let i = (base | sub) as usize;
+            a[i] = a[i] * w0 + a[i | b] * w1;
+            a[i | b] = zero;
+        });
+        self.mark(q, false);
+        outcome
+    }
+
+    /// Rescales the amplitudes to unit norm (after `measure_absorb`).
+    #[cfg(test)]
+    pub(crate) fn normalize(&mut self) {
+        let scale = 1.0 / self.norm_sqr().sqrt();
+        for z in self.amps.iter_mut() {
+            *z *= scale;
+        }
+    }
+
     /// Probability that measuring `qubit` in the computational basis gives 1.
     pub fn probability_one(&self, qubit: usize) -> Result<f64, SimError> {
         self.probability(qubit, Basis::Z)

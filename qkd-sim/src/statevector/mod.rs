@@ -40,14 +40,26 @@ mod tests;
 pub use gate::{Basis, Gate, Matrix2, UNITARY_TOLERANCE, dagger};
 pub use num_complex::Complex64;
 
+use smallvec::SmallVec;
+
 use crate::SimError;
 use space::Space;
+
+pub(crate) use measure::Frame;
 
 /// Largest supported register: `2^30` amplitudes of 16 bytes each take 16 GiB.
 pub const MAX_QUBITS: usize = 30;
 
 /// Tolerance of [`StateVector::from_amplitudes`] on `|sum |a_i|^2 - 1|`.
 pub const NORM_TOLERANCE: f64 = 1e-9;
+
+/// Registers of up to this many qubits keep their amplitudes inline (inside the
+/// [`StateVector`] value, 512 bytes for 5 qubits) instead of in a heap allocation, so building,
+/// moving and dropping small registers never calls the allocator.
+pub const INLINE_QUBITS: usize = 5;
+
+/// The amplitude storage: inline up to [`INLINE_QUBITS`] qubits, on the heap beyond.
+type Amps = SmallVec<[Complex64; 1 << INLINE_QUBITS]>;
 
 /// The pure state of an n-qubit register as `2^n` complex amplitudes.
 ///
@@ -56,10 +68,9 @@ pub const NORM_TOLERANCE: f64 = 1e-9;
 /// Internally the register remembers which qubits are in a known computational basis state
 /// (after `new`, `reset` or a Z-basis measurement) and then only visits the amplitudes that can
 /// be nonzero; this is invisible in every result and makes small registers cheap.
-#[derive(Clone)]
 pub struct StateVector {
     num_qubits: usize,
-    amps: Vec<Complex64>,
+    amps: Amps,
     /// Qubits known to be in a computational basis state. Invariant: every amplitude whose
     /// index disagrees with `values` on a `known` bit is exactly zero.
     known: u64,
@@ -70,10 +81,23 @@ pub struct StateVector {
     tracking: bool,
 }
 
+impl Clone for StateVector {
+    /// A copy; small registers are copied as one block (no allocation).
+    fn clone(&self) -> Self {
+        Self {
+            num_qubits: self.num_qubits,
+            amps: Amps::from_slice(&self.amps),
+            known: self.known,
+            values: self.values,
+            tracking: self.tracking,
+        }
+    }
+}
+
 impl PartialEq for StateVector {
     /// Equal amplitudes (exactly); the internal bookkeeping is not compared.
     fn eq(&self, other: &Self) -> bool {
-        self.num_qubits == other.num_qubits && self.amps == other.amps
+        self.num_qubits == other.num_qubits && self.amps[..] == other.amps[..]
     }
 }
 
@@ -98,16 +122,21 @@ impl StateVector {
     pub fn new(num_qubits: usize) -> Result<Self, SimError> {
         check_size(num_qubits)?;
         let len = 1usize << num_qubits;
-        let mut amps = Vec::new();
-        amps.try_reserve_exact(len)
-            .map_err(|e| SimError::InvalidParameter {
-                name: "num_qubits",
-                reason: format!(
-                    "cannot allocate {} bytes for {num_qubits} qubits: {e}",
-                    len * 16
-                ),
-            })?;
-        amps.resize(len, ZERO);
+        let mut amps = if num_qubits <= INLINE_QUBITS {
+            Amps::from_elem(ZERO, len)
+        } else {
+            let mut v = Vec::new();
+            v.try_reserve_exact(len)
+                .map_err(|e| SimError::InvalidParameter {
+                    name: "num_qubits",
+                    reason: format!(
+                        "cannot allocate {} bytes for {num_qubits} qubits: {e}",
+                        len * 16
+                    ),
+                })?;
+            v.resize(len, ZERO);
+            Amps::from_vec(v)
+        };
         amps[0] = ONE;
         Ok(Self {
             num_qubits,
@@ -160,7 +189,7 @@ impl StateVector {
         let known = (!any | all) & full;
         Ok(Self {
             num_qubits,
-            amps,
+            amps: Amps::from_vec(amps),
             known,
             values: all & known,
             tracking: true,
@@ -227,12 +256,24 @@ impl StateVector {
         Ok(())
     }
 
-    /// [`apply`](Self::apply) for a valid gate and qubit.
-    fn apply_unchecked(&mut self, gate: Gate, q: usize) {
+    /// [`apply`](Self::apply) for a valid gate (see [`Gate::validate`]) and qubit
+    /// (`q < num_qubits`): no checks, for the protocol's hot loops, whose gates are valid by
+    /// construction.
+    #[inline]
+    pub(crate) fn apply_unchecked(&mut self, gate: Gate, q: usize) {
         if self.known >> q & 1 == 1 {
-            self.apply_on_known(&gate.matrix(), q);
-            return;
+            match gate {
+                Gate::X => self.x_on_known(q),
+                Gate::H => self.h_on_known(q),
+                _ => self.apply_on_known(&gate.matrix(), q),
+            }
+        } else {
+            self.apply_free(gate, q);
         }
+    }
+
+    /// A gate on a qubit that is not known.
+    fn apply_free(&mut self, gate: Gate, q: usize) {
         let space = self.space(q);
         let a = &mut self.amps[..];
         let r = std::f64::consts::FRAC_1_SQRT_2;
@@ -287,6 +328,138 @@ impl StateVector {
                     *b = m10 * a0 + m11 * b0;
                 });
             }
+        }
+    }
+
+    /// X on a qubit known to hold `|v>`: every nonzero amplitude moves across the qubit and the
+    /// qubit stays known with the other value (exact: no arithmetic on the amplitudes).
+    #[inline]
+    fn x_on_known(&mut self, q: usize) {
+        let bit = 1u64 << q;
+        let (from_base, free) = (self.values, self.free_mask());
+        let a = &mut self.amps[..];
+        space::for_each_submask(free, |sub| {
+            let i = (from_base | sub) as usize;
+            a[i ^ bit as usize] = a[i];
+            a[i] = ZERO;
+        });
+        self.values ^= bit;
+    }
+
+    /// H on a qubit known to hold `|v>`: `H|v> = (|0> + (-1)^v |1>) / sqrt 2`, so each nonzero
+    /// amplitude `z` becomes `z/sqrt 2` at bit 0 and `(-1)^v z/sqrt 2` at bit 1 (real scalings
+    /// only). The qubit becomes free.
+    #[inline]
+    fn h_on_known(&mut self, q: usize) {
+        let bit = 1u64 << q;
+        let r = std::f64::consts::FRAC_1_SQRT_2;
+        let v = self.values & bit != 0;
+        let (from_base, free) = (self.values, self.free_mask());
+        let a = &mut self.amps[..];
+        // Written as (value at bit 0, value at bit 1) from the amplitude at bit v.
+        let (c0, c1) = if v { (r, -r) } else { (r, r) };
+        space::for_each_submask(free, |sub| {
+            let i = (from_base | sub) as usize;
+            let z = a[i];
+            let lo = i & !(bit as usize);
+            a[lo] = z * c0;
+            a[lo | bit as usize] = z * c1;
+        });
+        self.forget(q);
+    }
+
+    /// X on every qubit of `mask` at once (the gates commute). Qubits of `mask` that are known
+    /// are flipped in one pass over the amplitudes that can be nonzero (each moves to its index
+    /// with those bits flipped, which lies outside the current support, so nothing overlaps);
+    /// the others get the ordinary kernel one by one. Unchecked: `mask` must lie within the
+    /// register.
+    pub(crate) fn apply_x_layer(&mut self, mask: u64) {
+        let on_known = mask & self.known;
+        if on_known != 0 {
+            let (base, free) = (self.values, self.free_mask());
+            let flip = on_known as usize;
+            let a = &mut self.amps[..];
+            space::for_each_submask(free, |sub| {
+                let i = (base | sub) as usize;
+                a[i ^ flip] = a[i];
+                a[i] = ZERO;
+            });
+            self.values ^= on_known;
+        }
+        let mut rest = mask & !on_known;
+        while rest != 0 {
+            let q = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            self.apply_free(Gate::X, q);
+        }
+    }
+
+    /// X on the qubits of `x`, then H on the qubits of `h` (see [`Self::apply_x_layer`] and
+    /// [`Self::apply_h_layer`]). When the register is in a basis state (every qubit known, as
+    /// after `new` or `reset`) both layers are one pass writing the `2^k` amplitudes of the
+    /// result (`k` = qubits in `h`): `|v>` with `v = values ^ x` becomes
+    /// `sum_s (-1)^{|s & v|} / sqrt(2)^k |(v & !h) | s>` over the subsets `s` of `h`, and the
+    /// old amplitude is cleared first. Unchecked: the masks must lie within the register.
+    pub(crate) fn apply_xh_layers(&mut self, x: u64, h: u64) {
+        let full = full_mask(self.num_qubits);
+        if self.known != full || h == 0 {
+            self.apply_x_layer(x);
+            self.apply_h_layer(h);
+            return;
+        }
+        let from = self.values as usize;
+        let v = self.values ^ x;
+        let scale = inv_sqrt2_pow(h.count_ones());
+        let a = &mut self.amps[..];
+        let z = a[from] * scale;
+        a[from] = ZERO;
+        let (rest, vh) = (v & !h, v & h);
+        space::for_each_submask(h, |s| {
+            let sign = if (s & vh).count_ones() & 1 == 1 {
+                -1.0
+            } else {
+                1.0
+            };
+            a[(rest | s) as usize] = z * sign;
+        });
+        self.known = full & !h;
+        self.values = rest;
+    }
+
+    /// H on every qubit of `mask` at once (the gates commute). On known qubits this is one pass:
+    /// with `k` known qubits in `mask` holding the bits `v`, every nonzero amplitude `z` spreads
+    /// over the `2^k` values `s` of those qubits as `z (-1)^{|s & v|} / sqrt(2)^k` (the tensor
+    /// product of `H|v_j> = (|0> + (-1)^{v_j}|1>) / sqrt 2`). Different amplitudes differ on free
+    /// qubits, so their targets never overlap. Other qubits of `mask` get the ordinary kernel.
+    /// Unchecked: `mask` must lie within the register.
+    pub(crate) fn apply_h_layer(&mut self, mask: u64) {
+        let on_known = mask & self.known;
+        if on_known != 0 {
+            let (base, free) = (self.values, self.free_mask());
+            let v = base & on_known;
+            let scale = inv_sqrt2_pow(on_known.count_ones());
+            let a = &mut self.amps[..];
+            space::for_each_submask(free, |sub| {
+                let i = base | sub;
+                let z = a[i as usize] * scale;
+                let rest = i & !on_known;
+                space::for_each_submask(on_known, |s| {
+                    let sign = if (s & v).count_ones() & 1 == 1 {
+                        -1.0
+                    } else {
+                        1.0
+                    };
+                    a[(rest | s) as usize] = z * sign;
+                });
+            });
+            self.known &= !on_known;
+            self.values &= !on_known;
+        }
+        let mut rest = mask & !on_known;
+        while rest != 0 {
+            let q = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            self.apply_free(Gate::H, q);
         }
     }
 
@@ -431,7 +604,11 @@ impl StateVector {
         }
     }
 
-    fn free_mask(&self) -> u64 {
+    /// The qubits not known to be in a computational basis state (all of them when tracking is
+    /// off). Measurements of distinct qubits commute, so a caller measuring several qubits may
+    /// use this to measure the free ones first: each such measurement makes its qubit known and
+    /// halves the amplitudes the later ones visit.
+    pub(crate) fn free_mask(&self) -> u64 {
         full_mask(self.num_qubits) & !self.known
     }
 
@@ -472,6 +649,17 @@ impl StateVector {
             });
         }
         Ok(())
+    }
+}
+
+/// `2^(-k/2)` for `k` up to 64: the power of two exactly from the exponent bits, times one
+/// factor `1/sqrt 2` for odd `k`.
+fn inv_sqrt2_pow(k: u32) -> f64 {
+    let half = f64::from_bits(u64::from(1023 - k / 2) << 52);
+    if k % 2 == 1 {
+        half * std::f64::consts::FRAC_1_SQRT_2
+    } else {
+        half
     }
 }
 

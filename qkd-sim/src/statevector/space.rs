@@ -6,7 +6,7 @@
 //! index agrees with the known values can be nonzero: `2^f` of them for `f` free qubits. The
 //! kernels here visit just those, by enumerating the submasks of the free-qubit mask (the
 //! `sub = (sub - mask) & mask` step visits them in increasing order). With no known qubits they
-//! fall back to the chunked dense kernels of [`kernels`](super::kernels).
+//! fall back to the chunked dense kernels of [`kernels`].
 //!
 //! This is what makes small registers cheap (a BB84 register mostly holds a handful of nonzero
 //! amplitudes), and it changes no result: every kernel does the same arithmetic on the same

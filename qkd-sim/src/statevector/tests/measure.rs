@@ -5,7 +5,7 @@ use super::*;
 use std::f64::consts::PI;
 
 /// A generic entangled 3-qubit state.
-fn generic_3q() -> StateVector {
+pub(super) fn generic_3q() -> StateVector {
     let mut psi = StateVector::new(3).unwrap();
     psi.apply(Gate::Ry(1.1), 0).unwrap();
     psi.apply(Gate::Rx(0.5), 1).unwrap();

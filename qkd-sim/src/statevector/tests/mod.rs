@@ -5,6 +5,7 @@ mod errors;
 mod gates;
 mod measure;
 mod props;
+mod small;
 
 use super::*;
 use rand_chacha::ChaCha20Rng;

@@ -6,7 +6,7 @@ use std::f64::consts::FRAC_1_SQRT_2;
 
 /// One step of a random circuit.
 #[derive(Debug, Clone)]
-enum Op {
+pub(super) enum Op {
     Gate(Gate, usize),
     Cnot(usize, usize),
     Cz(usize, usize),
@@ -135,7 +135,7 @@ proptest! {
     }
 }
 
-fn basis() -> impl Strategy<Value = Basis> {
+pub(super) fn basis() -> impl Strategy<Value = Basis> {
     prop_oneof![
         3 => Just(Basis::Z),
         1 => Just(Basis::X),
@@ -146,7 +146,7 @@ fn basis() -> impl Strategy<Value = Basis> {
 
 /// Circuits with measurements and resets, on small registers (where known-qubit tracking does
 /// the most).
-fn measured_circuit() -> impl Strategy<Value = (usize, Vec<Op>)> {
+pub(super) fn measured_circuit() -> impl Strategy<Value = (usize, Vec<Op>)> {
     (1usize..=6).prop_flat_map(|n| {
         let q = 0..n;
         let pair = (0..n, 0..n).prop_filter("distinct", |(a, b)| a != b);
@@ -174,7 +174,7 @@ fn measured_circuit() -> impl Strategy<Value = (usize, Vec<Op>)> {
 }
 
 /// Runs a circuit with measurements, returning every outcome.
-fn run_measured(psi: &mut StateVector, ops: &[Op], seed: u64) -> Vec<u64> {
+pub(super) fn run_measured(psi: &mut StateVector, ops: &[Op], seed: u64) -> Vec<u64> {
     let mut r = rng(seed);
     let mut outcomes = Vec::new();
     for op in ops {
