@@ -140,7 +140,9 @@ pub struct EngineConfig {
     pub backend: Backend,
     /// Sifted bits wanted; the keys are truncated to exactly this length when reached.
     pub target_sifted_bits: usize,
-    /// Largest frame, in qubits (at least 1).
+    /// Largest frame, in qubits (at least 1). On the state-vector backend a frame also holds at
+    /// most about 512 KiB of registers (at least one register), so that it stays in cache; this
+    /// value is then an upper bound.
     pub frame_qubits: usize,
     /// Safety bound on the qubits Alice sends; she stops (with a shorter key) when it is reached.
     pub max_qubits: u64,

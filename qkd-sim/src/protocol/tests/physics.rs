@@ -18,7 +18,7 @@ fn ideal_channel_gives_identical_keys_of_exact_length() {
         SV5,
         Backend::StateVector { register_qubits: 1 },
         Backend::StateVector { register_qubits: 7 },
-        // From 8 qubits up Bob's detector absorbs measured qubits and the register shrinks.
+        // Larger registers: Bob's detector absorbs each measured qubit (resets it to |0>).
         Backend::StateVector { register_qubits: 9 },
         Backend::StateVector {
             register_qubits: 12,
