@@ -10,12 +10,14 @@
 //! `y_i` is the coefficient of `z^(i + n - 1)` in the GF(2)\[z\] product `S(z) X(z)`
 //! (`S = sum s_k z^k`, `X = sum x_j z^j`): the hash is a slice of a polynomial product. Two exact
 //! ways to compute it:
-//! * below [`FFT_THRESHOLD`] input bits (or without the `fft` feature): on 64-bit words with
-//!   carry-less multiplication and a Karatsuba-style recursion on Toeplitz blocks (see the
-//!   `toeplitz` module source), after shifting the input up by `(64 - n % 64) % 64` zero bits so
-//!   that its length is a multiple of 64 (this leaves `y` unchanged);
-//! * from [`FFT_THRESHOLD`] on: one real `f64` FFT convolution, rounded, with the rounding error
-//!   measured at run time and the carry-less path as fallback (see the `fft` module source).
+//! * by default, on 64-bit words with carry-less multiplication and a Karatsuba-style recursion
+//!   on Toeplitz blocks (see the `toeplitz` module source), after shifting the input up by
+//!   `(64 - n % 64) % 64` zero bits so that its length is a multiple of 64 (this leaves `y`
+//!   unchanged). The 64 x 64-bit carry-less products come from the fastest [`ClmulBackend`] the
+//!   CPU supports (AVX-512 `VPCLMULQDQ`, `PCLMULQDQ`, or portable Rust), detected at run time;
+//! * without hardware carry-less multiplication, from [`FFT_THRESHOLD`] input bits on (feature
+//!   `fft`): one real `f64` FFT convolution, rounded, with the rounding error measured at run time
+//!   and the carry-less path as fallback (see the `fft` module source).
 //!
 //! The tests check both against [`toeplitz_hash_naive`], the bit-by-bit matrix-vector product,
 //! and against each other.
@@ -34,9 +36,15 @@
 //! ```
 
 pub mod clmul;
+#[cfg(target_arch = "x86_64")]
+mod clmul_x86;
 #[cfg(feature = "fft")]
 mod fft;
+mod kernel;
 mod toeplitz;
+
+pub use kernel::ClmulBackend;
+use kernel::Kernel;
 
 use thiserror::Error;
 use zeroize::Zeroizing;
@@ -76,14 +84,19 @@ pub enum PrivacyError {
         /// Length supplied.
         got: usize,
     },
+    /// The requested carry-less multiplication backend is not supported by this CPU.
+    #[error("carry-less multiplication backend {0} is not available on this CPU")]
+    BackendUnavailable(ClmulBackend),
 }
 
-/// Inputs of at least this many bits are hashed by FFT (feature `fft`, the default); shorter
-/// ones by carry-less multiplication. Chosen by measurement (see docs/benchmarks.md).
+/// Without a hardware carry-less multiply, inputs of at least this many bits are hashed by FFT
+/// (feature `fft`, the default) and shorter ones by the portable carry-less product. Chosen by
+/// measurement (see docs/benchmarks.md). With hardware carry-less multiplication the FFT is not
+/// used.
 pub const FFT_THRESHOLD: usize = 20_000;
 
-/// The carry-less (Karatsuba) product, whatever the size: the exact reference path that the
-/// FFT path falls back to. Exposed for tests and benchmarks.
+/// The carry-less (Karatsuba) product with the fastest supported backend, whatever the size: the
+/// exact path that the FFT path falls back to. Exposed for tests and benchmarks.
 pub fn toeplitz_hash_clmul(
     seed: &BitString,
     input: &BitString,
@@ -163,38 +176,56 @@ impl ToeplitzHash {
         self.output_len
     }
 
-    /// `T x` by carry-less multiplication only (see [`toeplitz_hash_clmul`]).
+    /// `T x` by carry-less multiplication only, with the fastest backend the CPU supports (see
+    /// [`toeplitz_hash_clmul`]).
     pub fn hash_clmul(&self, input: &BitString) -> Result<BitString, PrivacyError> {
-        if input.len() != self.input_len {
-            return Err(PrivacyError::InputLength {
-                expected: self.input_len,
-                got: input.len(),
-            });
-        }
-        Ok(self.clmul_product(input))
+        self.check_input(input)?;
+        Ok(self.clmul_product(Kernel::best(), input))
     }
 
-    /// `T x` for an input of exactly `n` bits: by FFT from [`FFT_THRESHOLD`] bits on (when the
-    /// `fft` feature is on), else by carry-less multiplication.
+    /// `T x` by carry-less multiplication with the given backend; errors with
+    /// [`PrivacyError::BackendUnavailable`] when the CPU does not support it. For tests and
+    /// benchmarks of each kernel: [`hash`](Self::hash) picks the fastest by itself.
+    pub fn hash_clmul_with(
+        &self,
+        input: &BitString,
+        backend: ClmulBackend,
+    ) -> Result<BitString, PrivacyError> {
+        self.check_input(input)?;
+        let kernel =
+            Kernel::for_backend(backend).ok_or(PrivacyError::BackendUnavailable(backend))?;
+        Ok(self.clmul_product(kernel, input))
+    }
+
+    /// `T x` for an input of exactly `n` bits. With a hardware carry-less multiply
+    /// ([`ClmulBackend::best`] is not `Portable`) always by carry-less Karatsuba, which is faster
+    /// than the FFT at every size measured; without one, by FFT from [`FFT_THRESHOLD`] bits on
+    /// (when the `fft` feature is on), else by the portable carry-less product.
     pub fn hash(&self, input: &BitString) -> Result<BitString, PrivacyError> {
-        if input.len() != self.input_len {
-            return Err(PrivacyError::InputLength {
-                expected: self.input_len,
-                got: input.len(),
-            });
-        }
+        self.check_input(input)?;
+        let kernel = Kernel::best();
         #[cfg(feature = "fft")]
-        if self.input_len >= FFT_THRESHOLD {
+        if !kernel.is_hardware() && self.input_len >= FFT_THRESHOLD {
             let (n, m) = (self.input_len, self.output_len);
             let seed = BitString::from_words(self.seed_words.clone(), seed_len(n, m));
             if let Some(y) = fft::toeplitz_fft(&seed, input, m) {
                 return Ok(y);
             }
         }
-        Ok(self.clmul_product(input))
+        Ok(self.clmul_product(kernel, input))
     }
 
-    fn clmul_product(&self, input: &BitString) -> BitString {
+    fn check_input(&self, input: &BitString) -> Result<(), PrivacyError> {
+        if input.len() != self.input_len {
+            return Err(PrivacyError::InputLength {
+                expected: self.input_len,
+                got: input.len(),
+            });
+        }
+        Ok(())
+    }
+
+    fn clmul_product(&self, kernel: Kernel, input: &BitString) -> BitString {
         let (n, m) = (self.input_len, self.output_len);
         let shift = (64 - n % 64) % 64;
         let nw = (n + shift) / 64;
@@ -216,7 +247,7 @@ impl ToeplitzHash {
             }
         }
         let mut y = Zeroizing::new(vec![0u64; mw]);
-        toeplitz::multiply(&self.seed_words, &x, &mut y);
+        toeplitz::multiply(kernel, &self.seed_words, &x, &mut y);
         BitString::from_words(std::mem::take(&mut *y), m)
     }
 }
