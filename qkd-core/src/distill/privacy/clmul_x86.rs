@@ -68,18 +68,55 @@ pub(crate) fn toeplitz_pclmul(_: Pclmul, s: &[u64], x: &[u64], y: &mut [u64]) ->
     true
 }
 
-/// Toeplitz block product (see the module docs) with `VPCLMULQDQ` on 512-bit vectors: eight
-/// output rows at a time, two instructions (eight products) per input word. Requires
-/// `s.len() >= y.len() + x.len()` (checked: otherwise nothing is computed and `false` is
-/// returned).
-pub(crate) fn toeplitz_avx512(_: Avx512Clmul, s: &[u64], x: &[u64], y: &mut [u64]) -> bool {
-    if s.len() < y.len() + x.len() {
+/// Words of scratch [`toeplitz_avx512`] needs.
+pub(crate) const AVX512_SCRATCH: usize = 2 * (ROWS + 32);
+
+/// Toeplitz block product (see the module docs) with `VPCLMULQDQ` on 512-bit vectors: sixteen
+/// output rows at a time, four instructions (sixteen products) per input word. Requires
+/// `s.len() >= y.len() + x.len()` and `scratch.len() >= AVX512_SCRATCH` (checked: otherwise
+/// nothing is computed and `false` is returned). The scratch receives key-dependent row sums:
+/// the caller owns (and wipes) it, so that no per-call stack buffer has to be cleared.
+pub(crate) fn toeplitz_avx512(
+    _: Avx512Clmul,
+    s: &[u64],
+    x: &[u64],
+    y: &mut [u64],
+    scratch: &mut [u64],
+) -> bool {
+    if s.len() < y.len() + x.len() || scratch.len() < AVX512_SCRATCH {
         return false;
     }
+    let (lo, rest) = scratch.split_at_mut(ROWS + 32);
     // SAFETY: the token proves AVX-512F and `VPCLMULQDQ` are available; the kernel's memory
     // accesses are checked as documented on each unsafe block inside it.
-    unsafe { toeplitz_avx512_impl(s, x, y) };
+    unsafe { toeplitz_avx512_impl(s, x, y, lo, &mut rest[..ROWS + 32]) };
     true
+}
+
+/// `dst ^= src` (over the common length), compiled for AVX-512F (the Karatsuba additions).
+pub(crate) fn xor_into_avx512(_: Avx512Clmul, dst: &mut [u64], src: &[u64]) {
+    // SAFETY: the token proves AVX-512F is available; the function is safe slice code.
+    unsafe { xor_into_impl(dst, src) }
+}
+
+/// `dst = a ^ b` (over the common length), compiled for AVX-512F.
+pub(crate) fn xor_to_avx512(_: Avx512Clmul, dst: &mut [u64], a: &[u64], b: &[u64]) {
+    // SAFETY: the token proves AVX-512F is available; the function is safe slice code.
+    unsafe { xor_to_impl(dst, a, b) }
+}
+
+#[target_feature(enable = "avx512f")]
+fn xor_into_impl(dst: &mut [u64], src: &[u64]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d ^= s;
+    }
+}
+
+#[target_feature(enable = "avx512f")]
+fn xor_to_impl(dst: &mut [u64], a: &[u64], b: &[u64]) {
+    for ((d, p), q) in dst.iter_mut().zip(a).zip(b) {
+        *d = p ^ q;
+    }
 }
 
 #[target_feature(enable = "pclmulqdq")]
@@ -121,18 +158,16 @@ fn toeplitz_pclmul_impl(s: &[u64], x: &[u64], y: &mut [u64]) {
     }
 }
 
-/// Rows per chunk of the AVX-512 kernel (multiple of 8); the chunk's 128-bit row sums are kept
-/// in two stack arrays of `ROWS + 16` words.
+/// Rows per chunk of the AVX-512 kernel (multiple of 16); the chunk's 128-bit row sums are kept
+/// in two scratch arrays of `ROWS + 32` words.
 const ROWS: usize = 64;
 
 #[target_feature(enable = "avx512f,vpclmulqdq")]
-fn toeplitz_avx512_impl(s: &[u64], x: &[u64], y: &mut [u64]) {
+fn toeplitz_avx512_impl(s: &[u64], x: &[u64], y: &mut [u64], lo: &mut [u64], hi: &mut [u64]) {
     let (n, m) = (x.len(), y.len());
     if n == 0 || m == 0 {
         return;
     }
-    let mut lo = [0u64; ROWS + 16];
-    let mut hi = [0u64; ROWS + 16];
     let mut row0 = 0;
     while row0 < m {
         let rows = (m - row0).min(ROWS);
@@ -140,25 +175,41 @@ fn toeplitz_avx512_impl(s: &[u64], x: &[u64], y: &mut [u64]) {
         let sums = rows + 1;
         let mut g = 0;
         while g < sums {
-            let valid = (sums - g).min(8);
-            let mask = lane_mask(valid);
-            let mut even = _mm512_setzero_si512();
-            let mut odd = _mm512_setzero_si512();
+            // Sixteen sums per pass (two vectors of eight seed words share each broadcast x word).
+            let valid = (sums - g).min(16);
+            let (m0, m1) = (lane_mask(valid), lane_mask(valid.saturating_sub(8)));
+            // Seed words read in this pass: `d .. d + valid` for `d = row0 + g + n - 1 - j`,
+            // `j < n`, i.e. exactly `win` (bounds-checked here, once).
+            let win = &s[row0 + g..row0 + g + n - 1 + valid];
+            let base = win.as_ptr();
+            let (mut e0, mut o0) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+            let (mut e1, mut o1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
             for (j, &xw) in x.iter().enumerate() {
-                let d = row0 + g + n - 1 - j;
-                let window = &s[d..d + valid];
-                // SAFETY: `window` has `valid` words and the mask enables exactly the first
-                // `valid` lanes; masked-off lanes are not read (AVX-512 masked loads suppress
-                // faults on them).
-                let sv = unsafe { _mm512_maskz_loadu_epi64(mask, window.as_ptr().cast()) };
+                let off = n - 1 - j;
+                // SAFETY: lanes enabled by `m0` are words `off .. off + min(valid, 8)` and by
+                // `m1` words `off + 8 .. off + valid` of `win`, all below `n - 1 + valid =
+                // win.len()`; AVX-512 masked loads do not access masked-off lanes (no fault), and
+                // the pointers are formed with `wrapping_add`, so no out-of-bounds pointer
+                // arithmetic happens when `m1` is empty.
+                let (a, b) = unsafe {
+                    (
+                        _mm512_maskz_loadu_epi64(m0, base.wrapping_add(off).cast()),
+                        _mm512_maskz_loadu_epi64(m1, base.wrapping_add(off + 8).cast()),
+                    )
+                };
                 let xv = _mm512_set1_epi64(xw as i64);
-                even = _mm512_xor_si512(even, _mm512_clmulepi64_epi128::<0x00>(sv, xv));
-                odd = _mm512_xor_si512(odd, _mm512_clmulepi64_epi128::<0x01>(sv, xv));
+                e0 = _mm512_xor_si512(e0, _mm512_clmulepi64_epi128::<0x00>(a, xv));
+                o0 = _mm512_xor_si512(o0, _mm512_clmulepi64_epi128::<0x01>(a, xv));
+                e1 = _mm512_xor_si512(e1, _mm512_clmulepi64_epi128::<0x00>(b, xv));
+                o1 = _mm512_xor_si512(o1, _mm512_clmulepi64_epi128::<0x01>(b, xv));
             }
-            // Lane k of `even` is Q_{g + 2k}, of `odd` Q_{g + 2k + 1}: interleave the halves.
-            store8(&mut lo[g..g + 8], _mm512_unpacklo_epi64(even, odd));
-            store8(&mut hi[g..g + 8], _mm512_unpackhi_epi64(even, odd));
-            g += 8;
+            // Lane k of `e0` is Q_{g + 2k}, of `o0` Q_{g + 2k + 1} (`e1`, `o1`: eight rows on):
+            // interleave the halves.
+            store8(&mut lo[g..g + 8], _mm512_unpacklo_epi64(e0, o0));
+            store8(&mut hi[g..g + 8], _mm512_unpackhi_epi64(e0, o0));
+            store8(&mut lo[g + 8..g + 16], _mm512_unpacklo_epi64(e1, o1));
+            store8(&mut hi[g + 8..g + 16], _mm512_unpackhi_epi64(e1, o1));
+            g += 16;
         }
         // y_I ^= (lo_I >> 63) ^ (hi_I << 1) ^ (lo_{I+1} << 1), eight rows at a time.
         let mut r = 0;
@@ -184,15 +235,11 @@ fn toeplitz_avx512_impl(s: &[u64], x: &[u64], y: &mut [u64]) {
         }
         row0 += rows;
     }
-    // The row sums depend on the (secret) input: wipe them.
-    lo.fill(0);
-    hi.fill(0);
-    std::hint::black_box((&lo, &hi));
 }
 
-/// Mask of the first `valid` of eight lanes (`1 <= valid <= 8`).
+/// Mask of the first `min(valid, 8)` of eight lanes.
 fn lane_mask(valid: usize) -> u8 {
-    (0xFFu16 >> (8 - valid.clamp(1, 8))) as u8
+    (0xFFu16 >> (8 - valid.min(8))) as u8
 }
 
 #[target_feature(enable = "avx512f")]

@@ -116,23 +116,57 @@ impl Kernel {
         }
     }
 
+    /// Words of scratch [`Kernel::block`] needs for full speed.
+    pub(crate) const SCRATCH: usize = 256;
+
     /// Direct block product `y ^= T x` (seed `s`, `s.len() >= y.len() + x.len()`; see the
-    /// `toeplitz` module for the word-level formulation).
-    pub(crate) fn block(self, s: &[u64], x: &[u64], y: &mut [u64]) {
+    /// `toeplitz` module for the word-level formulation). `scratch` (at least
+    /// [`Kernel::SCRATCH`] words for the AVX-512 kernel) receives key-dependent intermediate
+    /// values: the caller wipes it.
+    pub(crate) fn block(self, s: &[u64], x: &[u64], y: &mut [u64], scratch: &mut [u64]) {
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = scratch;
         match self {
             Kernel::Portable => super::toeplitz::schoolbook(s, x, y),
             #[cfg(target_arch = "x86_64")]
             Kernel::Pclmul(t) => {
+                let _ = scratch;
                 if !clmul_x86::toeplitz_pclmul(t, s, x, y) {
                     super::toeplitz::schoolbook(s, x, y);
                 }
             }
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512(t) => {
-                if !clmul_x86::toeplitz_avx512(t, s, x, y) {
+                if !clmul_x86::toeplitz_avx512(t, s, x, y, scratch) {
                     super::toeplitz::schoolbook(s, x, y);
                 }
             }
+        }
+    }
+
+    /// `dst ^= src` over the common length.
+    #[inline]
+    pub(crate) fn xor_into(self, dst: &mut [u64], src: &[u64]) {
+        #[cfg(target_arch = "x86_64")]
+        if let Kernel::Avx512(t) = self {
+            clmul_x86::xor_into_avx512(t, dst, src);
+            return;
+        }
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d ^= s;
+        }
+    }
+
+    /// `dst = a ^ b` over the common length.
+    #[inline]
+    pub(crate) fn xor_to(self, dst: &mut [u64], a: &[u64], b: &[u64]) {
+        #[cfg(target_arch = "x86_64")]
+        if let Kernel::Avx512(t) = self {
+            clmul_x86::xor_to_avx512(t, dst, a, b);
+            return;
+        }
+        for ((d, p), q) in dst.iter_mut().zip(a).zip(b) {
+            *d = p ^ q;
         }
     }
 
@@ -142,9 +176,12 @@ impl Kernel {
         match self {
             Kernel::Portable => 24,
             #[cfg(target_arch = "x86_64")]
-            Kernel::Pclmul(_) => 24,
+            Kernel::Pclmul(_) => 32,
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512(_) => 32,
+            Kernel::Avx512(_) => 47,
         }
     }
 }
+
+#[cfg(target_arch = "x86_64")]
+const _: () = assert!(Kernel::SCRATCH >= clmul_x86::AVX512_SCRATCH);

@@ -54,26 +54,14 @@ pub(crate) fn schoolbook(s: &[u64], x: &[u64], y: &mut [u64]) {
     }
 }
 
-fn xor_into(dst: &mut [u64], src: &[u64]) {
-    for (a, b) in dst.iter_mut().zip(src) {
-        *a ^= b;
-    }
-}
-
-fn xor_to(dst: &mut [u64], a: &[u64], b: &[u64]) {
-    for ((d, p), q) in dst.iter_mut().zip(a).zip(b) {
-        *d = p ^ q;
-    }
-}
-
 /// Square product `y ^= T x` with `x.len() == y.len() == K`, `s.len() >= 2K` and
-/// `scratch.len() >= 4K`.
+/// `scratch.len() >= 4K + Kernel::SCRATCH` (wiped by the caller).
 fn square(kernel: Kernel, s: &[u64], x: &[u64], y: &mut [u64], scratch: &mut [u64]) {
     let k = x.len();
     debug_assert_eq!(y.len(), k);
     debug_assert!(s.len() >= 2 * k);
-    if k <= kernel.base_words() || k % 2 == 1 || scratch.len() < 4 * k {
-        kernel.block(&s[..2 * k], x, y);
+    if k <= kernel.base_words() || k % 2 == 1 || scratch.len() < 4 * k + Kernel::SCRATCH {
+        kernel.block(&s[..2 * k], x, y, scratch);
         return;
     }
     let h = k / 2;
@@ -83,16 +71,16 @@ fn square(kernel: Kernel, s: &[u64], x: &[u64], y: &mut [u64], scratch: &mut [u6
     let (v, rest) = rest.split_at_mut(h); // v0 + v1
     let (p, rest) = rest.split_at_mut(h); // products
     // P0 = A (v0 + v1), added to both halves.
-    xor_to(v, v0, v1);
+    kernel.xor_to(v, v0, v1);
     p.fill(0);
     square(kernel, &s[h..3 * h], v, p, rest);
-    xor_into(y0, p);
-    xor_into(y1, p);
+    kernel.xor_into(y0, p);
+    kernel.xor_into(y1, p);
     // P1 = (B + A) v1 into y0.
-    xor_to(t, &s[0..2 * h], &s[h..3 * h]);
+    kernel.xor_to(t, &s[0..2 * h], &s[h..3 * h]);
     square(kernel, t, v1, y0, rest);
     // P2 = (C + A) v0 into y1.
-    xor_to(t, &s[2 * h..4 * h], &s[h..3 * h]);
+    kernel.xor_to(t, &s[2 * h..4 * h], &s[h..3 * h]);
     square(kernel, t, v0, y1, rest);
 }
 
@@ -119,7 +107,10 @@ impl Workspace {
         let kp = padded_size(k, base);
         let padded = kp != k;
         Self {
-            secret: Zeroizing::new(vec![0u64; if padded { 6 * kp } else { 4 * kp }]),
+            secret: Zeroizing::new(vec![
+                0u64;
+                if padded { 6 * kp } else { 4 * kp } + Kernel::SCRATCH
+            ]),
             seed: vec![0u64; if padded { 2 * kp } else { 0 }],
         }
     }
@@ -132,7 +123,13 @@ fn square_padded(kernel: Kernel, s: &[u64], x: &[u64], y: &mut [u64], ws: &mut W
     let k = x.len();
     let kp = padded_size(k, kernel.base_words());
     if kp == k {
-        square(kernel, &s[..2 * k], x, y, &mut ws.secret[..4 * k]);
+        square(
+            kernel,
+            &s[..2 * k],
+            x,
+            y,
+            &mut ws.secret[..4 * k + Kernel::SCRATCH],
+        );
         return;
     }
     let pad = kp - k;
@@ -144,8 +141,8 @@ fn square_padded(kernel: Kernel, s: &[u64], x: &[u64], y: &mut [u64], ws: &mut W
     let sp = &mut ws.seed[..2 * kp];
     sp[..2 * k].copy_from_slice(&s[..2 * k]);
     sp[2 * k..].fill(0);
-    square(kernel, sp, xp, yp, &mut scratch[..4 * kp]);
-    xor_into(y, yp);
+    square(kernel, sp, xp, yp, &mut scratch[..4 * kp + Kernel::SCRATCH]);
+    kernel.xor_into(y, yp);
 }
 
 /// Rectangular product `y = T x` (`y` is overwritten) with `s.len() >= y.len() + x.len()`,
@@ -261,7 +258,7 @@ mod tests {
                 let mut want = init.clone();
                 schoolbook(&s, &x, &mut want);
                 let mut got = init.clone();
-                k.block(&s, &x, &mut got);
+                k.block(&s, &x, &mut got, &mut [0u64; Kernel::SCRATCH]);
                 assert_eq!(got, want, "{k:?} m={m} n={n}");
             }
         }
