@@ -69,6 +69,42 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// The additive-FFT path equals the naive product (all transform sizes up to 2^7 chunks,
+    /// every alignment of `n` and `m` to the 32-bit chunks and 64-bit words).
+    #[test]
+    fn additive_equals_naive(n in 1usize..1500, frac in 0.0f64..=1.0, seed in any::<u64>()) {
+        let m = ((n as f64 * frac) as usize).clamp(1, n);
+        let mut rng = StdRng::seed_from_u64(seed);
+        let s = random_bits(&mut rng, seed_len(n, m));
+        let x = random_bits(&mut rng, n);
+        let h = ToeplitzHash::new(s.clone(), n, m).unwrap();
+        prop_assert_eq!(h.hash_additive(&x).unwrap(), toeplitz_hash_naive(&s, &x, m).unwrap());
+    }
+}
+
+/// The additive FFT equals carry-less Karatsuba on large odd sizes (transforms of 2^12 to 2^14
+/// chunks, so the recursive Taylor expansion above 4096 words runs too). `hash` switches to it
+/// only from `ADDITIVE_THRESHOLD` (8e7) bits, too large for the test suite's time budget.
+#[test]
+fn additive_equals_clmul_large() {
+    let cases = [
+        (65_537usize, 1usize),
+        (100_000, 100_000),
+        (200_003, 100_001),
+    ];
+    for (k, &(n, m)) in cases.iter().enumerate() {
+        let mut rng = StdRng::seed_from_u64(600 + k as u64);
+        let s = random_bits(&mut rng, seed_len(n, m));
+        let x = random_bits(&mut rng, n);
+        let h = ToeplitzHash::new(s, n, m).unwrap();
+        let additive = h.hash_additive(&x).unwrap();
+        assert_eq!(additive, h.hash_clmul(&x).unwrap(), "n={n} m={m}");
+    }
+}
+
 /// `T x` with one backend.
 fn with_backend(s: &BitString, x: &BitString, m: usize, backend: ClmulBackend) -> BitString {
     ToeplitzHash::new(s.clone(), x.len(), m)

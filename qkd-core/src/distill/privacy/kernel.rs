@@ -2,6 +2,7 @@
 //! internal [`Kernel`], which for a hardware backend carries the proof (a token from the
 //! `clmul_x86` module) that the CPU supports it.
 
+use super::additive;
 use super::clmul::clmul_soft;
 #[cfg(target_arch = "x86_64")]
 use super::clmul_x86::{self, Avx512Clmul, Pclmul};
@@ -142,6 +143,83 @@ impl Kernel {
                 }
             }
         }
+    }
+
+    /// The hardware token for `PCLMULQDQ`, if this kernel implies it.
+    #[cfg(target_arch = "x86_64")]
+    fn pclmul(self) -> Option<Pclmul> {
+        match self {
+            Kernel::Portable => None,
+            Kernel::Pclmul(t) => Some(t),
+            // AVX-512 VPCLMULQDQ without PCLMULQDQ does not exist in practice; check anyway.
+            Kernel::Avx512(_) => Pclmul::detect(),
+        }
+    }
+
+    /// Additive-FFT butterfly over GF(2^64): `out[2k] = u[k] + t[k] v[k]`,
+    /// `out[2k + 1] = out[2k] + v[k]`.
+    pub(crate) fn gf_combine(self, t: &[u64], u: &[u64], v: &[u64], out: &mut [u64]) {
+        #[cfg(target_arch = "x86_64")]
+        if let Kernel::Avx512(tok) = self {
+            clmul_x86::gf_combine_avx512(tok, t, u, v, out);
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(p) = self.pclmul() {
+            clmul_x86::gf_combine_pclmul(p, t, u, v, out);
+            return;
+        }
+        additive::portable::combine(t, u, v, out);
+    }
+
+    /// Inverse butterfly: `v[k] = a[2k] + a[2k + 1]`, `u[k] = a[2k] + t[k] v[k]`.
+    pub(crate) fn gf_split(self, t: &[u64], a: &[u64], u: &mut [u64], v: &mut [u64]) {
+        #[cfg(target_arch = "x86_64")]
+        if let Kernel::Avx512(tok) = self {
+            clmul_x86::gf_split_avx512(tok, t, a, u, v);
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(p) = self.pclmul() {
+            clmul_x86::gf_split_pclmul(p, t, a, u, v);
+            return;
+        }
+        additive::portable::split(t, a, u, v);
+    }
+
+    /// Pointwise field product `b[i] = b[i] a[i]`.
+    pub(crate) fn gf_mul_into(self, b: &mut [u64], a: &[u64]) {
+        #[cfg(target_arch = "x86_64")]
+        if let Kernel::Avx512(tok) = self {
+            clmul_x86::gf_mul_into_avx512(tok, b, a);
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(p) = self.pclmul() {
+            clmul_x86::gf_mul_into_pclmul(p, b, a);
+            return;
+        }
+        additive::portable::mul_into(b, a);
+    }
+
+    /// Taylor expansion of a cache-sized block (see the `additive` module).
+    pub(crate) fn taylor_flat(self, a: &mut [u64]) {
+        #[cfg(target_arch = "x86_64")]
+        if let Kernel::Avx512(tok) = self {
+            clmul_x86::taylor_flat_avx512(tok, a);
+            return;
+        }
+        additive::taylor_flat(a);
+    }
+
+    /// Inverse of [`Kernel::taylor_flat`].
+    pub(crate) fn taylor_flat_inverse(self, a: &mut [u64]) {
+        #[cfg(target_arch = "x86_64")]
+        if let Kernel::Avx512(tok) = self {
+            clmul_x86::taylor_flat_inverse_avx512(tok, a);
+            return;
+        }
+        additive::taylor_flat_inverse(a);
     }
 
     /// `dst ^= src` over the common length.

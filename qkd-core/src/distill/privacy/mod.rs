@@ -35,6 +35,7 @@
 //! assert_eq!(out, toeplitz_hash_naive(&seed, &key, m).unwrap());
 //! ```
 
+mod additive;
 pub mod clmul;
 #[cfg(target_arch = "x86_64")]
 mod clmul_x86;
@@ -94,6 +95,11 @@ pub enum PrivacyError {
 /// measurement (see docs/benchmarks.md). With hardware carry-less multiplication the FFT is not
 /// used.
 pub const FFT_THRESHOLD: usize = 20_000;
+
+/// With hardware carry-less multiplication, inputs of at least this many bits are hashed by the
+/// additive FFT over GF(2^64) ([`ToeplitzHash::hash_additive`]), shorter ones by carry-less
+/// Karatsuba. Chosen by measurement (docs/benchmarks.md, section `pa-hw`).
+pub const ADDITIVE_THRESHOLD: usize = 80_000_000;
 
 /// The carry-less (Karatsuba) product with the fastest supported backend, whatever the size: the
 /// exact path that the FFT path falls back to. Exposed for tests and benchmarks.
@@ -197,6 +203,21 @@ impl ToeplitzHash {
         Ok(self.clmul_product(kernel, input))
     }
 
+    /// `T x` by the additive FFT over GF(2^64) (see the `additive` module source) with the fastest
+    /// supported backend for its field products, whatever the size. Exposed for tests and
+    /// benchmarks: [`hash`](Self::hash) uses it from [`ADDITIVE_THRESHOLD`] bits on.
+    pub fn hash_additive(&self, input: &BitString) -> Result<BitString, PrivacyError> {
+        self.check_input(input)?;
+        let kernel = Kernel::best();
+        let (n, m) = (self.input_len, self.output_len);
+        let mut y = Zeroizing::new(vec![0u64; m.div_ceil(64)]);
+        if additive::toeplitz(kernel, &self.seed_words, input.words(), n, m, &mut y) {
+            Ok(BitString::from_words(std::mem::take(&mut *y), m))
+        } else {
+            Ok(self.clmul_product(kernel, input))
+        }
+    }
+
     /// `T x` for an input of exactly `n` bits. With a hardware carry-less multiply
     /// ([`ClmulBackend::best`] is not `Portable`) always by carry-less Karatsuba, which is faster
     /// than the FFT at every size measured; without one, by FFT from [`FFT_THRESHOLD`] bits on
@@ -204,6 +225,9 @@ impl ToeplitzHash {
     pub fn hash(&self, input: &BitString) -> Result<BitString, PrivacyError> {
         self.check_input(input)?;
         let kernel = Kernel::best();
+        if kernel.is_hardware() && self.input_len >= ADDITIVE_THRESHOLD {
+            return self.hash_additive(input);
+        }
         #[cfg(feature = "fft")]
         if !kernel.is_hardware() && self.input_len >= FFT_THRESHOLD {
             let (n, m) = (self.input_len, self.output_len);
