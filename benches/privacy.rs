@@ -123,10 +123,30 @@ fn pipeline(c: &mut Criterion) {
     group.finish();
 }
 
+/// The two fast paths with the best backend: carry-less Karatsuba and the additive FFT.
+fn paths(c: &mut Criterion) {
+    let mut group = c.benchmark_group("toeplitz_path");
+    group.sample_size(10);
+    for &n in &[1_000_000usize, 10_000_000, 100_000_000] {
+        let m = n / 2;
+        let hash = ToeplitzHash::new(bits(seed_len(n, m), 1), n, m).expect("valid sizes");
+        let input = bits(n, 2);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::new("karatsuba", n), &input, |b, x| {
+            b.iter(|| hash.hash_clmul(x).expect("hash"))
+        });
+        group.bench_with_input(BenchmarkId::new("additive_fft", n), &input, |b, x| {
+            b.iter(|| hash.hash_additive(x).expect("hash"))
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     privacy_amplification,
     backends,
+    paths,
     verification,
     pipeline
 );

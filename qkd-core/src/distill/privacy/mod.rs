@@ -8,19 +8,21 @@
 //! adversary's information when `m` is chosen as in [`keylength`](super::keylength).
 //!
 //! `y_i` is the coefficient of `z^(i + n - 1)` in the GF(2)\[z\] product `S(z) X(z)`
-//! (`S = sum s_k z^k`, `X = sum x_j z^j`): the hash is a slice of a polynomial product. Two exact
-//! ways to compute it:
+//! (`S = sum s_k z^k`, `X = sum x_j z^j`): the hash is a slice of a polynomial product. Exact
+//! ways to compute it, chosen by size and CPU:
 //! * by default, on 64-bit words with carry-less multiplication and a Karatsuba-style recursion
 //!   on Toeplitz blocks (see the `toeplitz` module source), after shifting the input up by
 //!   `(64 - n % 64) % 64` zero bits so that its length is a multiple of 64 (this leaves `y`
 //!   unchanged). The 64 x 64-bit carry-less products come from the fastest [`ClmulBackend`] the
 //!   CPU supports (AVX-512 `VPCLMULQDQ`, `PCLMULQDQ`, or portable Rust), detected at run time;
+//! * with hardware carry-less multiplication, from [`ADDITIVE_THRESHOLD`] input bits on: an exact
+//!   additive FFT over GF(2^64) on 32-bit chunks (see the `additive` module source);
 //! * without hardware carry-less multiplication, from [`FFT_THRESHOLD`] input bits on (feature
 //!   `fft`): one real `f64` FFT convolution, rounded, with the rounding error measured at run time
 //!   and the carry-less path as fallback (see the `fft` module source).
 //!
-//! The tests check both against [`toeplitz_hash_naive`], the bit-by-bit matrix-vector product,
-//! and against each other.
+//! The tests check every path and backend against [`toeplitz_hash_naive`], the bit-by-bit
+//! matrix-vector product, and against each other.
 //!
 //! ```
 //! use qkd_core::BitString;
