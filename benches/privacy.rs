@@ -1,13 +1,13 @@
 //! Privacy amplification (Toeplitz hashing), verification and pipeline throughput.
 //!
 //! `cargo bench --bench privacy -- --warm-up-time 1 --measurement-time 3`
-//! Figures and the machine they ran on: docs/benchmarks.md, section `distill-pa`.
+//! Figures and the machine they ran on: docs/benchmarks.md, sections `distill-pa` and `pa-hw`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use qkd_core::BitString;
 use qkd_core::MemoryChannel;
 use qkd_core::distill::pipeline::{Pipeline, PipelineConfig, PipelineRole};
-use qkd_core::distill::privacy::{ToeplitzHash, seed_len};
+use qkd_core::distill::privacy::{ClmulBackend, ToeplitzHash, seed_len};
 use qkd_core::distill::verify::{VerifyRequest, respond};
 use rand_core::SeedableRng;
 
@@ -38,9 +38,25 @@ fn privacy_amplification(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("n_m=n/2", n), &input, |b, x| {
             b.iter(|| hash.hash(x).expect("hash"))
         });
-        if n <= 1_000_000 {
-            group.bench_with_input(BenchmarkId::new("clmul_only", n), &input, |b, x| {
-                b.iter(|| hash.hash_clmul(x).expect("hash"))
+    }
+    group.finish();
+}
+
+/// The carry-less product with each backend the CPU supports (the portable one only up to 1e5).
+fn backends(c: &mut Criterion) {
+    let mut group = c.benchmark_group("toeplitz_backend");
+    for &n in &[10_000usize, 100_000, 1_000_000] {
+        let m = n / 2;
+        let hash = ToeplitzHash::new(bits(seed_len(n, m), 1), n, m).expect("valid sizes");
+        let input = bits(n, 2);
+        group.throughput(Throughput::Elements(n as u64));
+        for backend in ClmulBackend::available() {
+            if backend == ClmulBackend::Portable && n > 100_000 {
+                continue;
+            }
+            let id = BenchmarkId::new(backend.to_string(), n);
+            group.bench_with_input(id, &input, |b, x| {
+                b.iter(|| hash.hash_clmul_with(x, backend).expect("hash"))
             });
         }
     }
@@ -107,5 +123,31 @@ fn pipeline(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, privacy_amplification, verification, pipeline);
+/// The two fast paths with the best backend: carry-less Karatsuba and the additive FFT.
+fn paths(c: &mut Criterion) {
+    let mut group = c.benchmark_group("toeplitz_path");
+    group.sample_size(10);
+    for &n in &[1_000_000usize, 10_000_000, 100_000_000] {
+        let m = n / 2;
+        let hash = ToeplitzHash::new(bits(seed_len(n, m), 1), n, m).expect("valid sizes");
+        let input = bits(n, 2);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::new("karatsuba", n), &input, |b, x| {
+            b.iter(|| hash.hash_clmul(x).expect("hash"))
+        });
+        group.bench_with_input(BenchmarkId::new("additive_fft", n), &input, |b, x| {
+            b.iter(|| hash.hash_additive(x).expect("hash"))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    privacy_amplification,
+    backends,
+    paths,
+    verification,
+    pipeline
+);
 criterion_main!(benches);

@@ -12,7 +12,7 @@
 //! With the `conformance` feature, [`conformance`] offers one test suite per trait that any
 //! implementation runs against itself.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod auth;
 pub mod bits;

@@ -4,7 +4,8 @@ use proptest::prelude::*;
 use qkd_core::BitString;
 use qkd_core::distill::privacy::clmul::{clmul, clmul_reference, clmul_soft};
 use qkd_core::distill::privacy::{
-    FFT_THRESHOLD, seed_len, toeplitz_hash, toeplitz_hash_clmul, toeplitz_hash_naive,
+    ClmulBackend, FFT_THRESHOLD, PrivacyError, ToeplitzHash, seed_len, toeplitz_hash,
+    toeplitz_hash_clmul, toeplitz_hash_naive,
 };
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
@@ -68,6 +69,145 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// The additive-FFT path equals the naive product (all transform sizes up to 2^7 chunks,
+    /// every alignment of `n` and `m` to the 32-bit chunks and 64-bit words).
+    #[test]
+    fn additive_equals_naive(n in 1usize..1500, frac in 0.0f64..=1.0, seed in any::<u64>()) {
+        let m = ((n as f64 * frac) as usize).clamp(1, n);
+        let mut rng = StdRng::seed_from_u64(seed);
+        let s = random_bits(&mut rng, seed_len(n, m));
+        let x = random_bits(&mut rng, n);
+        let h = ToeplitzHash::new(s.clone(), n, m).unwrap();
+        prop_assert_eq!(h.hash_additive(&x).unwrap(), toeplitz_hash_naive(&s, &x, m).unwrap());
+    }
+}
+
+/// The additive FFT equals carry-less Karatsuba on large odd sizes (transforms of 2^12 to 2^14
+/// chunks, so the recursive Taylor expansion above 4096 words runs too). `hash` switches to it
+/// only from `ADDITIVE_THRESHOLD` (8e7) bits, too large for the test suite's time budget.
+#[test]
+fn additive_equals_clmul_large() {
+    let cases = [
+        (65_537usize, 1usize),
+        (100_000, 100_000),
+        (200_003, 100_001),
+    ];
+    for (k, &(n, m)) in cases.iter().enumerate() {
+        let mut rng = StdRng::seed_from_u64(600 + k as u64);
+        let s = random_bits(&mut rng, seed_len(n, m));
+        let x = random_bits(&mut rng, n);
+        let h = ToeplitzHash::new(s, n, m).unwrap();
+        let additive = h.hash_additive(&x).unwrap();
+        assert_eq!(additive, h.hash_clmul(&x).unwrap(), "n={n} m={m}");
+    }
+}
+
+/// `T x` with one backend.
+fn with_backend(s: &BitString, x: &BitString, m: usize, backend: ClmulBackend) -> BitString {
+    ToeplitzHash::new(s.clone(), x.len(), m)
+        .unwrap()
+        .hash_clmul_with(x, backend)
+        .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Every backend the CPU supports (the portable one included, also on x86) equals the naive
+    /// product on small sizes (below and around the base cases).
+    #[test]
+    fn every_backend_equals_naive(n in 1usize..2200, frac in 0.0f64..=1.0, seed in any::<u64>()) {
+        let m = ((n as f64 * frac) as usize).clamp(1, n);
+        let mut rng = StdRng::seed_from_u64(seed);
+        let s = random_bits(&mut rng, seed_len(n, m));
+        let x = random_bits(&mut rng, n);
+        let naive = toeplitz_hash_naive(&s, &x, m).unwrap();
+        for backend in ClmulBackend::available() {
+            prop_assert_eq!(&with_backend(&s, &x, m, backend), &naive, "{}", backend);
+        }
+    }
+
+    /// Mid sizes (several levels of recursion for every backend): all backends agree with the
+    /// portable one (itself checked against the naive product above and below).
+    #[test]
+    fn backends_agree_mid_sizes(n in 2000usize..40_000, frac in 0.0f64..=1.0, seed in any::<u64>()) {
+        let m = ((n as f64 * frac) as usize).clamp(1, n);
+        let mut rng = StdRng::seed_from_u64(seed);
+        let s = random_bits(&mut rng, seed_len(n, m));
+        let x = random_bits(&mut rng, n);
+        let portable = with_backend(&s, &x, m, ClmulBackend::Portable);
+        for backend in ClmulBackend::available() {
+            prop_assert_eq!(&with_backend(&s, &x, m, backend), &portable, "{}", backend);
+        }
+    }
+}
+
+/// Sizes around the base-case thresholds of the hardware kernels (32 and 47 words: 2048 and 3008
+/// bits) and one and two halvings above them, square and m = n/2, odd bit lengths included: every
+/// backend against the naive product.
+#[test]
+fn backends_equal_naive_around_thresholds() {
+    let mut k = 0;
+    for words in [31usize, 32, 33, 46, 47, 48, 64, 65, 94, 95, 96] {
+        for (n, m) in [
+            (64 * words, 64 * words),
+            (64 * words + 1, 64 * words - 63),
+            (128 * words - 5, 64 * words),
+        ] {
+            k += 1;
+            let mut rng = StdRng::seed_from_u64(5000 + k);
+            let s = random_bits(&mut rng, seed_len(n, m));
+            let x = random_bits(&mut rng, n);
+            let naive = toeplitz_hash_naive(&s, &x, m).unwrap();
+            for backend in ClmulBackend::available() {
+                assert_eq!(
+                    with_backend(&s, &x, m, backend),
+                    naive,
+                    "{backend} n={n} m={m}"
+                );
+            }
+        }
+    }
+}
+
+/// The portable backend stays covered on machines with hardware carry-less multiplication, and
+/// naming an unsupported backend is an error, not a silent fallback.
+#[test]
+fn portable_backend_forced_and_unavailable_backend_rejected() {
+    assert!(ClmulBackend::Portable.is_available());
+    assert_eq!(ClmulBackend::available()[0], ClmulBackend::Portable);
+    assert!(ClmulBackend::best().is_available());
+    let mut rng = StdRng::seed_from_u64(77);
+    let (n, m) = (5000, 2500);
+    let s = random_bits(&mut rng, seed_len(n, m));
+    let x = random_bits(&mut rng, n);
+    let h = ToeplitzHash::new(s.clone(), n, m).unwrap();
+    assert_eq!(
+        h.hash_clmul_with(&x, ClmulBackend::Portable).unwrap(),
+        toeplitz_hash_naive(&s, &x, m).unwrap()
+    );
+    for backend in ClmulBackend::ALL {
+        match h.hash_clmul_with(&x, backend) {
+            Ok(y) => assert!(backend.is_available() && y == h.hash(&x).unwrap()),
+            Err(e) => {
+                assert!(!backend.is_available());
+                assert_eq!(e, PrivacyError::BackendUnavailable(backend));
+            }
+        }
+    }
+    // Wrong input length is still checked first.
+    assert_eq!(
+        h.hash_clmul_with(&BitString::zeros(n - 1), ClmulBackend::Portable),
+        Err(PrivacyError::InputLength {
+            expected: n,
+            got: n - 1
+        })
+    );
+}
+
 /// Sizes around the recursion's base case and odd word counts, where padding paths are taken.
 #[test]
 fn structured_sizes_equal_naive() {
@@ -112,7 +252,8 @@ fn large_sizes_spot_checked() {
 }
 
 /// Above the FFT threshold both fast paths (FFT and carry-less Karatsuba) must agree exactly; the
-/// carry-less path is itself checked against the naive product above.
+/// carry-less path is itself checked against the naive product above. (With hardware carry-less
+/// multiplication `toeplitz_hash` does not use the FFT; the `fft` module's own tests cover it.)
 #[test]
 fn fft_path_equals_clmul_path() {
     let mut rng = StdRng::seed_from_u64(99);

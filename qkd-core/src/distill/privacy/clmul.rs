@@ -4,10 +4,9 @@
 //! (each operand is split into five interleaved bit classes so that carries never reach a bit of
 //! the class that is kept). It is checked against the bit-by-bit [`clmul_reference`].
 //!
-//! There is no hardware (`PCLMULQDQ`) path: calling the intrinsic needs `unsafe` in Rust 1.95
-//! (also with `-C target-cpu=native`, because only functions carrying `#[target_feature]` may call
-//! it safely, and a plain function must call those through `unsafe`), and this crate forbids
-//! unsafe code. [`clmul`] is the single place where such a path would be added.
+//! [`clmul`] uses the `PCLMULQDQ` instruction instead when the CPU has it (detected at run time;
+//! the bulk kernels of the Toeplitz product live in the `clmul_x86` module and are selected via
+//! [`ClmulBackend`](super::ClmulBackend)).
 
 /// Bit masks of the five classes of positions `i ≡ c (mod 5)` in a 64-bit word.
 const M64: [u64; 5] = masks64();
@@ -53,8 +52,7 @@ pub fn clmul_soft(a: u64, b: u64) -> u128 {
     r
 }
 
-/// Carry-less product of `a` and `b` (currently always [`clmul_soft`]; the single entry point a
-/// hardware path would plug into).
+/// Carry-less product of `a` and `b`: by `PCLMULQDQ` when the CPU has it, else [`clmul_soft`].
 ///
 /// ```
 /// use qkd_core::distill::privacy::clmul::clmul;
@@ -63,7 +61,7 @@ pub fn clmul_soft(a: u64, b: u64) -> u128 {
 /// ```
 #[inline]
 pub fn clmul(a: u64, b: u64) -> u128 {
-    clmul_soft(a, b)
+    super::Kernel::best().clmul(a, b)
 }
 
 /// Bit-by-bit reference product (slow; for tests).

@@ -8,17 +8,21 @@
 //! adversary's information when `m` is chosen as in [`keylength`](super::keylength).
 //!
 //! `y_i` is the coefficient of `z^(i + n - 1)` in the GF(2)\[z\] product `S(z) X(z)`
-//! (`S = sum s_k z^k`, `X = sum x_j z^j`): the hash is a slice of a polynomial product. Two exact
-//! ways to compute it:
-//! * below [`FFT_THRESHOLD`] input bits (or without the `fft` feature): on 64-bit words with
-//!   carry-less multiplication and a Karatsuba-style recursion on Toeplitz blocks (see the
-//!   `toeplitz` module source), after shifting the input up by `(64 - n % 64) % 64` zero bits so
-//!   that its length is a multiple of 64 (this leaves `y` unchanged);
-//! * from [`FFT_THRESHOLD`] on: one real `f64` FFT convolution, rounded, with the rounding error
-//!   measured at run time and the carry-less path as fallback (see the `fft` module source).
+//! (`S = sum s_k z^k`, `X = sum x_j z^j`): the hash is a slice of a polynomial product. Exact
+//! ways to compute it, chosen by size and CPU:
+//! * by default, on 64-bit words with carry-less multiplication and a Karatsuba-style recursion
+//!   on Toeplitz blocks (see the `toeplitz` module source), after shifting the input up by
+//!   `(64 - n % 64) % 64` zero bits so that its length is a multiple of 64 (this leaves `y`
+//!   unchanged). The 64 x 64-bit carry-less products come from the fastest [`ClmulBackend`] the
+//!   CPU supports (AVX-512 `VPCLMULQDQ`, `PCLMULQDQ`, or portable Rust), detected at run time;
+//! * with hardware carry-less multiplication, from [`ADDITIVE_THRESHOLD`] input bits on: an exact
+//!   additive FFT over GF(2^64) on 32-bit chunks (see the `additive` module source);
+//! * without hardware carry-less multiplication, from [`FFT_THRESHOLD`] input bits on (feature
+//!   `fft`): one real `f64` FFT convolution, rounded, with the rounding error measured at run time
+//!   and the carry-less path as fallback (see the `fft` module source).
 //!
-//! The tests check both against [`toeplitz_hash_naive`], the bit-by-bit matrix-vector product,
-//! and against each other.
+//! The tests check every path and backend against [`toeplitz_hash_naive`], the bit-by-bit
+//! matrix-vector product, and against each other.
 //!
 //! ```
 //! use qkd_core::BitString;
@@ -33,10 +37,17 @@
 //! assert_eq!(out, toeplitz_hash_naive(&seed, &key, m).unwrap());
 //! ```
 
+mod additive;
 pub mod clmul;
+#[cfg(target_arch = "x86_64")]
+mod clmul_x86;
 #[cfg(feature = "fft")]
 mod fft;
+mod kernel;
 mod toeplitz;
+
+pub use kernel::ClmulBackend;
+use kernel::Kernel;
 
 use thiserror::Error;
 use zeroize::Zeroizing;
@@ -76,14 +87,24 @@ pub enum PrivacyError {
         /// Length supplied.
         got: usize,
     },
+    /// The requested carry-less multiplication backend is not supported by this CPU.
+    #[error("carry-less multiplication backend {0} is not available on this CPU")]
+    BackendUnavailable(ClmulBackend),
 }
 
-/// Inputs of at least this many bits are hashed by FFT (feature `fft`, the default); shorter
-/// ones by carry-less multiplication. Chosen by measurement (see docs/benchmarks.md).
+/// Without a hardware carry-less multiply, inputs of at least this many bits are hashed by FFT
+/// (feature `fft`, the default) and shorter ones by the portable carry-less product. Chosen by
+/// measurement (see docs/benchmarks.md). With hardware carry-less multiplication the FFT is not
+/// used.
 pub const FFT_THRESHOLD: usize = 20_000;
 
-/// The carry-less (Karatsuba) product, whatever the size: the exact reference path that the
-/// FFT path falls back to. Exposed for tests and benchmarks.
+/// With hardware carry-less multiplication, inputs of at least this many bits are hashed by the
+/// additive FFT over GF(2^64) ([`ToeplitzHash::hash_additive`]), shorter ones by carry-less
+/// Karatsuba. Chosen by measurement (docs/benchmarks.md, section `pa-hw`).
+pub const ADDITIVE_THRESHOLD: usize = 80_000_000;
+
+/// The carry-less (Karatsuba) product with the fastest supported backend, whatever the size: the
+/// exact path that the FFT path falls back to. Exposed for tests and benchmarks.
 pub fn toeplitz_hash_clmul(
     seed: &BitString,
     input: &BitString,
@@ -163,38 +184,74 @@ impl ToeplitzHash {
         self.output_len
     }
 
-    /// `T x` by carry-less multiplication only (see [`toeplitz_hash_clmul`]).
+    /// `T x` by carry-less multiplication only, with the fastest backend the CPU supports (see
+    /// [`toeplitz_hash_clmul`]).
     pub fn hash_clmul(&self, input: &BitString) -> Result<BitString, PrivacyError> {
-        if input.len() != self.input_len {
-            return Err(PrivacyError::InputLength {
-                expected: self.input_len,
-                got: input.len(),
-            });
-        }
-        Ok(self.clmul_product(input))
+        self.check_input(input)?;
+        Ok(self.clmul_product(Kernel::best(), input))
     }
 
-    /// `T x` for an input of exactly `n` bits: by FFT from [`FFT_THRESHOLD`] bits on (when the
-    /// `fft` feature is on), else by carry-less multiplication.
+    /// `T x` by carry-less multiplication with the given backend; errors with
+    /// [`PrivacyError::BackendUnavailable`] when the CPU does not support it. For tests and
+    /// benchmarks of each kernel: [`hash`](Self::hash) picks the fastest by itself.
+    pub fn hash_clmul_with(
+        &self,
+        input: &BitString,
+        backend: ClmulBackend,
+    ) -> Result<BitString, PrivacyError> {
+        self.check_input(input)?;
+        let kernel =
+            Kernel::for_backend(backend).ok_or(PrivacyError::BackendUnavailable(backend))?;
+        Ok(self.clmul_product(kernel, input))
+    }
+
+    /// `T x` by the additive FFT over GF(2^64) (see the `additive` module source) with the fastest
+    /// supported backend for its field products, whatever the size. Exposed for tests and
+    /// benchmarks: [`hash`](Self::hash) uses it from [`ADDITIVE_THRESHOLD`] bits on.
+    pub fn hash_additive(&self, input: &BitString) -> Result<BitString, PrivacyError> {
+        self.check_input(input)?;
+        let kernel = Kernel::best();
+        let (n, m) = (self.input_len, self.output_len);
+        let mut y = Zeroizing::new(vec![0u64; m.div_ceil(64)]);
+        if additive::toeplitz(kernel, &self.seed_words, input.words(), n, m, &mut y) {
+            Ok(BitString::from_words(std::mem::take(&mut *y), m))
+        } else {
+            Ok(self.clmul_product(kernel, input))
+        }
+    }
+
+    /// `T x` for an input of exactly `n` bits. With a hardware carry-less multiply
+    /// ([`ClmulBackend::best`] is not `Portable`) always by carry-less Karatsuba, which is faster
+    /// than the FFT at every size measured; without one, by FFT from [`FFT_THRESHOLD`] bits on
+    /// (when the `fft` feature is on), else by the portable carry-less product.
     pub fn hash(&self, input: &BitString) -> Result<BitString, PrivacyError> {
-        if input.len() != self.input_len {
-            return Err(PrivacyError::InputLength {
-                expected: self.input_len,
-                got: input.len(),
-            });
+        self.check_input(input)?;
+        let kernel = Kernel::best();
+        if kernel.is_hardware() && self.input_len >= ADDITIVE_THRESHOLD {
+            return self.hash_additive(input);
         }
         #[cfg(feature = "fft")]
-        if self.input_len >= FFT_THRESHOLD {
+        if !kernel.is_hardware() && self.input_len >= FFT_THRESHOLD {
             let (n, m) = (self.input_len, self.output_len);
             let seed = BitString::from_words(self.seed_words.clone(), seed_len(n, m));
             if let Some(y) = fft::toeplitz_fft(&seed, input, m) {
                 return Ok(y);
             }
         }
-        Ok(self.clmul_product(input))
+        Ok(self.clmul_product(kernel, input))
     }
 
-    fn clmul_product(&self, input: &BitString) -> BitString {
+    fn check_input(&self, input: &BitString) -> Result<(), PrivacyError> {
+        if input.len() != self.input_len {
+            return Err(PrivacyError::InputLength {
+                expected: self.input_len,
+                got: input.len(),
+            });
+        }
+        Ok(())
+    }
+
+    fn clmul_product(&self, kernel: Kernel, input: &BitString) -> BitString {
         let (n, m) = (self.input_len, self.output_len);
         let shift = (64 - n % 64) % 64;
         let nw = (n + shift) / 64;
@@ -216,7 +273,7 @@ impl ToeplitzHash {
             }
         }
         let mut y = Zeroizing::new(vec![0u64; mw]);
-        toeplitz::multiply(&self.seed_words, &x, &mut y);
+        toeplitz::multiply(kernel, &self.seed_words, &x, &mut y);
         BitString::from_words(std::mem::take(&mut *y), m)
     }
 }
