@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::messages::{CascadeDone, CascadeMessage, ParityRange, ParityRequest};
-use super::plan::{ParityWriter, Views, parity};
+use super::plan::{ParityWriter, Views};
 use super::tree::{Node, PassTree};
 use super::{CascadePlan, CascadeStats};
 use crate::bits::BitString;
@@ -229,13 +229,9 @@ impl CascadeCorrector {
         let searches = std::mem::take(&mut self.active);
         for (i, (p, node)) in searches.into_iter().enumerate() {
             let left = node.left();
-            let local = parity(
-                self.views
-                    .view_range(&self.plan, p, &self.key, left.lo, left.hi)
-                    .words(),
-                left.lo,
-                left.hi,
-            );
+            let local = self
+                .views
+                .range_parity(&self.plan, p, &self.key, left.lo, left.hi);
             let tree = &mut self.trees[p];
             let left_odd = local ^ bit(i);
             // A flip made earlier in this round may have changed the node; its children's
@@ -289,10 +285,10 @@ impl CascadeCorrector {
         }
         self.stats.errors_corrected += 1;
         self.key.flip(x);
-        let plan = Arc::clone(&self.plan);
-        for (p, &q) in plan.positions_of(x).iter().enumerate() {
-            let q = q as usize;
-            self.views.flip_at(p, q);
+        let n = self.key.len();
+        for p in 0..self.plan.passes() {
+            let q = self.plan.pass(p).forward(x);
+            self.views.flip_at(p, q, n);
             let (b, odd) = self.trees[p].flip(q);
             if odd {
                 self.enqueue(p, b);

@@ -16,6 +16,8 @@ use rand_core::{Rng, SeedableRng};
 pub(crate) const STREAM_ESTIMATION: u64 = 0x4553_5449_4d41_5445; // "ESTIMATE"
 /// ChaCha stream of Cascade pass `p` is `STREAM_CASCADE_BASE + p`.
 pub(crate) const STREAM_CASCADE_BASE: u64 = 0x4341_5343_0000_0000; // "CASC"
+/// ChaCha stream of the structured shuffle of Cascade pass `p` is `STREAM_ROTATION_BASE + p`.
+pub(crate) const STREAM_ROTATION_BASE: u64 = 0x524f_5441_0000_0000; // "ROTA"
 
 /// A deterministic generator keyed by a shared seed.
 pub(crate) struct SeededRng(ChaCha20Rng);
@@ -69,6 +71,115 @@ pub(crate) fn permutation(n: usize, seed: &[u8; 32], stream: u64) -> Vec<u32> {
     pos
 }
 
+/// A structured pseudo-random permutation of `0..n` whose shuffled ranges have cheap parities.
+///
+/// View the key as a matrix of 64 columns (bit `x` is column `x % 64` of row `x / 64`): `W =
+/// n / 64` full rows, and, when `t = n % 64 > 0`, a last row holding only columns `0..t`, so
+/// column `c` has `len(c) = W + [c < t]` entries. The shuffle (1) permutes the `W` full rows by
+/// a uniformly random permutation `rho` (Fisher-Yates), the partial last row staying last, and
+/// then (2) rotates every column `c` cyclically by its own uniformly random amount
+/// `rot[c] < len(c)`. The shuffled key keeps the matrix shape, so its positions are exactly
+/// `0..n`: shuffled position `64 j + c` holds column `c` of row `rho^-1((j + rot[c]) mod
+/// len(c))`.
+///
+/// Two key bits in the same row land in independently rotated columns, two bits in different
+/// rows in independently permuted rows, so for pairs of bits (what Cascade's later passes must
+/// separate) the shuffle behaves like a uniformly random one. It is public and drawn from the
+/// shared seed, independent of the channel errors, as Cascade requires.
+///
+/// Its point is speed: a run of whole shuffled rows `a..b` holds, in every column `c`, a cyclic
+/// run of the row-permuted key, so its parity follows from 64 lookups in a prefix-XOR table of
+/// the row-permuted key (see `plan::RotationView`) whatever its length, where a random
+/// permutation needs one random bit read per position. Drawing it takes `W + 64` random numbers
+/// instead of `n`, and it is stored in `8 W` bytes instead of `8 n`.
+#[derive(Debug)]
+pub(crate) struct RowRotation {
+    /// `W`: number of full rows.
+    pub(crate) rows: usize,
+    /// `t = n % 64`: columns `0..t` have one more (partial-row) entry.
+    pub(crate) tail: usize,
+    /// `rho[w]`: permuted index of full row `w`.
+    rho: Vec<u32>,
+    /// `rho_inv[r]`: the full row at permuted index `r`.
+    pub(crate) rho_inv: Vec<u32>,
+    /// Rotation of each column, `rot[c] < len(c)`.
+    pub(crate) rot: [u32; 64],
+}
+
+impl RowRotation {
+    /// The shuffle of `0..n` (`64 <= n <= u32::MAX`, checked by the callers) drawn from `seed`
+    /// on `stream`: the Fisher-Yates row permutation first, then the 64 rotations.
+    pub(crate) fn new(n: usize, seed: &[u8; 32], stream: u64) -> Self {
+        let (rows, tail) = (n / 64, n % 64);
+        debug_assert!(rows > 0);
+        let mut rng = SeededRng::new(seed, stream);
+        let mut rho_inv: Vec<u32> = (0..rows as u32).collect();
+        for i in (1..rows).rev() {
+            let j = rng.below_u32(i as u32 + 1) as usize;
+            rho_inv.swap(i, j);
+        }
+        let mut rho = vec![0u32; rows];
+        for (r, &w) in rho_inv.iter().enumerate() {
+            rho[w as usize] = r as u32;
+        }
+        let mut rot = [0u32; 64];
+        for (c, r) in rot.iter_mut().enumerate() {
+            *r = rng.below_u32((rows + usize::from(c < tail)) as u32);
+        }
+        Self {
+            rows,
+            tail,
+            rho,
+            rho_inv,
+            rot,
+        }
+    }
+
+    /// Number of entries of column `c`.
+    #[inline]
+    pub(crate) fn column_len(&self, c: usize) -> usize {
+        self.rows + usize::from(c < self.tail)
+    }
+
+    /// Shuffled position of key bit `x`.
+    #[inline]
+    pub(crate) fn forward(&self, x: usize) -> usize {
+        let (w, c) = (x >> 6, x & 63);
+        let r = if w < self.rows {
+            self.rho[w] as usize
+        } else {
+            self.rows
+        };
+        let len = self.column_len(c);
+        let mut j = r + len - self.rot[c] as usize;
+        if j >= len {
+            j -= len;
+        }
+        (j << 6) | c
+    }
+
+    /// Key bit at shuffled position `q`.
+    #[inline]
+    pub(crate) fn original(&self, q: usize) -> usize {
+        let (j, c) = (q >> 6, q & 63);
+        let r = self.permuted_row(j, c);
+        let w = if r < self.rows {
+            self.rho_inv[r] as usize
+        } else {
+            self.rows
+        };
+        (w << 6) | c
+    }
+
+    /// Index in the row-permuted key of the entry shown at shuffled row `j`, column `c`.
+    #[inline]
+    pub(crate) fn permuted_row(&self, j: usize, c: usize) -> usize {
+        let len = self.column_len(c);
+        let r = j + self.rot[c] as usize;
+        if r >= len { r - len } else { r }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,6 +197,24 @@ mod tests {
         assert_ne!(p, permutation(1000, &seed, 4));
         let other_seed = [8u8; 32];
         assert_ne!(p, permutation(1000, &other_seed, 3));
+    }
+
+    #[test]
+    fn row_rotation_is_a_bijection_onto_0_n() {
+        for n in [64, 65, 127, 128, 1000, 4096, 4159, 10_007] {
+            let rr = RowRotation::new(n, &[3u8; 32], 9);
+            let mut seen = vec![false; n];
+            for x in 0..n {
+                let q = rr.forward(x);
+                assert!(q < n, "n={n} x={x} q={q}");
+                assert!(!seen[q], "n={n}: {q} hit twice");
+                seen[q] = true;
+                assert_eq!(rr.original(q), x, "n={n}");
+            }
+        }
+        let a = RowRotation::new(5000, &[3u8; 32], 1);
+        let b = RowRotation::new(5000, &[3u8; 32], 2);
+        assert!(a.rho_inv != b.rho_inv || a.rot != b.rot);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use rand_chacha::ChaCha8Rng;
+use rand::RngExt;
 use rand_core::{Rng, SeedableRng};
 
 use super::*;
@@ -396,34 +397,53 @@ fn mismatched_plans_are_detected() {
     assert!(!format!("{base:?}").contains("seed"));
 }
 
-/// Block-by-block shuffling of the large-block passes gives the same bits as shuffling the
-/// whole key, including after flips made before a block was built.
+/// The views' range parities (prefix XORs of the row-permuted key plus later flips for the
+/// structured shuffle, a shuffled copy for the random one) equal the parity of the key bits the
+/// plan maps to the range, for every range shape (inside a row, across rows, through the partial
+/// last row), including after flips made before and after a view was built.
 #[test]
-fn lazy_block_views_match_the_full_shuffle() {
+fn range_parities_match_the_shuffle_definition() {
     let mut rng = ChaCha8Rng::seed_from_u64(10);
-    let n = 1_000;
     let c = config(CascadeVariant::Original);
-    let plan = CascadePlan::with_block_sizes(n, &[10, 300, 500, 333], &c).unwrap();
-    let mut key = BitString::random(n, &mut rng);
-    for p in 1..4 {
-        let k = plan.pass(p).block_size;
+    // 4096 + 37 bits: structured shuffles with a partial last row; 1000 bits: random ones;
+    // 8192 bits: structured, no partial row.
+    for n in [4_133usize, 1_000, 8_192] {
+        let plan = CascadePlan::with_block_sizes(n, &[10, 300, n / 2, 333], &c).unwrap();
+        let mut key = BitString::random(n, &mut rng);
         let mut views = plan::Views::new(4);
-        // Flip a few bits before and after building the first block.
-        for (i, x) in [3usize, 500, 999, 42].into_iter().enumerate() {
-            key.flip(x);
-            let q = plan.positions_of(x)[p] as usize;
-            views.flip_at(p, q);
-            if i == 1 {
-                views.view_range(&plan, p, &key, 0, 1);
+        let check = |views: &mut plan::Views, key: &BitString, rng: &mut ChaCha8Rng| {
+            for p in 0..4 {
+                for _ in 0..300 {
+                    let lo = rng.random_range(0..n);
+                    let len = match rng.random_range(0..3) {
+                        0 => rng.random_range(1..=64),
+                        1 => rng.random_range(1..=1000),
+                        _ => n,
+                    };
+                    let hi = (lo + len).min(n);
+                    let want =
+                        (lo..hi).fold(false, |acc, q| acc ^ key.get(plan.pass(p).original(q)));
+                    assert_eq!(
+                        views.range_parity(&plan, p, key, lo, hi),
+                        want,
+                        "n={n} pass {p} {lo}..{hi}"
+                    );
+                }
+            }
+        };
+        // Flip a few bits before the views exist, then after.
+        for round in 0..3 {
+            for _ in 0..5 {
+                let x = rng.random_range(0..n);
+                key.flip(x);
+                for p in 0..4 {
+                    views.flip_at(p, plan.pass(p).forward(x), n);
+                }
+            }
+            if round > 0 {
+                check(&mut views, &key, &mut rng);
             }
         }
-        for b in 0..n.div_ceil(k) {
-            let (lo, hi) = (b * k, ((b + 1) * k).min(n));
-            let view = views.view_range(&plan, p, &key, lo, hi).clone();
-            for q in lo..hi {
-                let x = plan.pass(p).original(q);
-                assert_eq!(view.get(q), key.get(x), "pass {p} position {q}");
-            }
-        }
+        check(&mut views, &key, &mut rng);
     }
 }
