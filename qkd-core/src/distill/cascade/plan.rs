@@ -19,6 +19,11 @@ use crate::distill::DistillError;
 /// cheap at that size and keeps the mixing of tiny keys (a key of a few rows has few rows to
 /// permute).
 pub(crate) const MIN_ROTATION_LEN: usize = 4096;
+/// Structured passes with at least this many blocks are materialised (a shuffled copy, built
+/// column by column in `O(n)` word operations) because most of their searches ask for short
+/// ranges, whose parities a copy gives in a word or two; passes with fewer, larger blocks answer
+/// from prefix XORs (64 lookups per range whatever its length) and are never materialised.
+const COPY_MIN_BLOCKS: usize = 16;
 /// Upper bound on the number of passes a plan may have.
 pub const MAX_PASSES: usize = 64;
 
@@ -360,9 +365,11 @@ impl Views {
         if !matches!(self.views[p], View::Unbuilt) {
             return;
         }
-        self.views[p] = match &plan.pass(p).shuffle {
+        let pass = plan.pass(p);
+        self.views[p] = match &pass.shuffle {
             Shuffle::Identity => return,
             Shuffle::Table { orig, .. } => View::Copy(gather(key, orig)),
+            Shuffle::Rotation(rr) if pass.blocks >= COPY_MIN_BLOCKS => View::Copy(rotate(rr, key)),
             Shuffle::Rotation(rr) => View::Rotation(RotationView::new(rr, key)),
         };
     }
@@ -411,6 +418,30 @@ impl Views {
             out.push(self.range_parity(plan, p, key, b * k, ((b + 1) * k).min(n)));
         }
     }
+}
+
+/// The key shuffled by a [`RowRotation`]: the rows permuted (one word load each), then every
+/// column rotated, column by column (two runs of masked word ORs each, which vectorise).
+fn rotate(rr: &RowRotation, key: &BitString) -> BitString {
+    let words = key.words();
+    let mut permuted: Zeroizing<Vec<u64>> =
+        Zeroizing::new(rr.rho_inv.iter().map(|&w| words[w as usize]).collect());
+    if rr.tail > 0 {
+        permuted.push(words[rr.rows]);
+    }
+    let mut out = BitString::zeros(key.len());
+    let dst = out.words_mut();
+    for (c, &rot) in rr.rot.iter().enumerate() {
+        let (len, rot, mask) = (rr.column_len(c), rot as usize, 1u64 << c);
+        // Shuffled row j holds permuted row (j + rot) mod len.
+        for (o, &w) in dst[..len - rot].iter_mut().zip(&permuted[rot..len]) {
+            *o |= w & mask;
+        }
+        for (o, &w) in dst[len - rot..len].iter_mut().zip(&permuted[..rot]) {
+            *o |= w & mask;
+        }
+    }
+    out
 }
 
 /// The key shuffled: bit `q` of the result is key bit `orig[q]`. Gathering word by word keeps
