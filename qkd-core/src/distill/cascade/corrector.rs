@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::messages::{CascadeDone, CascadeMessage, ParityRange, ParityRequest};
-use super::plan::{ParityWriter, Views};
+use super::plan::Views;
 use super::tree::{Node, PassTree};
 use super::{CascadePlan, CascadeStats};
 use crate::bits::BitString;
@@ -20,6 +20,8 @@ pub struct CascadeCorrector {
     queued: Vec<Vec<u64>>,
     /// Searches awaiting the parity of their node's left child: (pass, node).
     active: Vec<(usize, Node)>,
+    /// The previous round's `active` buffer, kept for reuse.
+    spare: Vec<(usize, Node)>,
     /// Per pass: blocks with an active search (bitmap).
     busy: Vec<Vec<u64>>,
     /// Parities asked in the outstanding request.
@@ -77,6 +79,7 @@ impl CascadeCorrector {
             busy: queued.clone(),
             queued,
             active: Vec::new(),
+            spare: Vec::new(),
             asked: 0,
             plan,
             key,
@@ -207,12 +210,13 @@ impl CascadeCorrector {
     /// Round 1: the responder's top-level parities of every pass.
     fn learn_blocks(&mut self, bit: impl Fn(usize) -> bool) {
         let mut i = 0;
+        let n = self.key.len();
         for p in 0..self.plan.passes() {
-            let mut local = ParityWriter::default();
-            self.views
-                .block_parities(&self.plan, p, &self.key, &mut local);
-            for b in 0..self.plan.pass(p).blocks {
-                let local_bit = (local.words[b / 64] >> (b % 64)) & 1 == 1;
+            let (k, blocks) = (self.plan.pass(p).block_size, self.plan.pass(p).blocks);
+            for b in 0..blocks {
+                let local_bit =
+                    self.views
+                        .range_parity(&self.plan, p, &self.key, b * k, ((b + 1) * k).min(n));
                 let odd = local_bit ^ bit(i);
                 i += 1;
                 let root = self.trees[p].root(b);
@@ -226,8 +230,9 @@ impl CascadeCorrector {
 
     /// Later rounds: the parity of each active search's left child.
     fn advance_searches(&mut self, bit: impl Fn(usize) -> bool) -> Result<(), DistillError> {
-        let searches = std::mem::take(&mut self.active);
-        for (i, (p, node)) in searches.into_iter().enumerate() {
+        // Swap in the spare buffer: `descend` pushes the next round's searches onto `active`.
+        let mut searches = std::mem::replace(&mut self.active, std::mem::take(&mut self.spare));
+        for (i, &(p, node)) in searches.iter().enumerate() {
             let left = node.left();
             let local = self
                 .views
@@ -246,6 +251,8 @@ impl CascadeCorrector {
                 self.enqueue(p, node.block);
             }
         }
+        searches.clear();
+        self.spare = searches;
         Ok(())
     }
 

@@ -486,6 +486,14 @@ pub(crate) struct ParityWriter {
 }
 
 impl ParityWriter {
+    /// A writer with room for `bits` parities.
+    pub(crate) fn with_capacity(bits: usize) -> Self {
+        Self {
+            words: Vec::with_capacity(bits.div_ceil(64)),
+            len: 0,
+        }
+    }
+
     #[inline]
     pub(crate) fn push(&mut self, bit: bool) {
         if self.len.is_multiple_of(64) {

@@ -118,7 +118,13 @@ impl CascadeResponder {
                         )));
                     }
                 }
-                let mut out = ParityWriter::default();
+                let count: usize = req
+                    .block_passes
+                    .iter()
+                    .map(|&p| self.plan.pass(p as usize).blocks)
+                    .sum::<usize>()
+                    + req.ranges.len();
+                let mut out = ParityWriter::with_capacity(count);
                 for &p in &req.block_passes {
                     self.views
                         .block_parities(&self.plan, p as usize, &self.key, &mut out);
