@@ -397,7 +397,7 @@ impl Views {
     pub(crate) fn flip_at(&mut self, p: usize, q: usize, n: usize) {
         match &mut self.views[p] {
             View::Unbuilt => {}
-            View::Copy(copy) => copy.flip(q),
+            View::Copy(copy) => copy.words_mut()[q / 64] ^= 1u64 << (q % 64),
             View::Rotation(view) => view
                 .delta
                 .get_or_insert_with(|| BitString::zeros(n))

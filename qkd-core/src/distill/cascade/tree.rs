@@ -176,32 +176,38 @@ impl PassTree {
             Some(shift) => q >> shift,
             None => q / self.k,
         };
-        let mut node = self.root(b);
+        let (mut lo, mut hi) = (b * self.k, ((b + 1) * self.k).min(self.n));
+        let (mut heap, base) = (1usize, b << self.shift);
+        // Net change of the block's count of odd known nodes.
+        let mut delta = 0i64;
         let mut any_odd = false;
         loop {
-            let i = self.slot(&node);
-            let (known, _, m) = self.read(i);
-            if known & m == 0 {
+            let i = base | heap;
+            let Some(page) = self.pages[i >> PAGE_SHIFT].as_deref_mut() else {
                 break;
-            }
-            let (_, diff) = self.words_mut(i);
-            *diff ^= m;
-            let odd = *diff & m != 0;
-            if odd {
-                self.odd[b] += 1;
-            } else {
-                self.odd[b] -= 1;
-            }
-            any_odd |= odd;
-            if node.is_leaf() {
-                break;
-            }
-            node = if q < node.mid() {
-                node.left()
-            } else {
-                node.right()
             };
+            let (o, m) = (((i / 64) % (PAGE_SLOTS / 64)) * 2, 1u64 << (i % 64));
+            if page[o] & m == 0 {
+                break;
+            }
+            page[o + 1] ^= m;
+            let odd = page[o + 1] & m != 0;
+            delta += if odd { 1 } else { -1 };
+            any_odd |= odd;
+            if hi - lo == 1 {
+                break;
+            }
+            let mid = lo + (hi - lo).div_ceil(2);
+            if q < mid {
+                hi = mid;
+                heap *= 2;
+            } else {
+                lo = mid;
+                heap = 2 * heap + 1;
+            }
         }
+        // The count covers every node turned even here, so it stays non-negative.
+        self.odd[b] = (i64::from(self.odd[b]) + delta) as u32;
         (b, any_odd)
     }
 
