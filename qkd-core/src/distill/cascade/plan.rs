@@ -332,22 +332,29 @@ impl RotationView {
     /// whose XOR two or three prefix lookups give.
     #[inline]
     fn full_rows(&self, rr: &RowRotation, a: usize, b: usize) -> u64 {
-        let s = &self.prefix;
+        let s = &self.prefix[..];
         let span = b - a;
         let mut acc = 0u64;
-        for (c, &rot) in rr.rot.iter().enumerate() {
-            let len = rr.column_len(c);
-            let mut s0 = a + rot as usize;
-            if s0 >= len {
-                s0 -= len;
+        // Columns 0..t have len W + 1, the others W: two loops with a constant length.
+        for (len, lo, hi) in [(rr.rows + 1, 0, rr.tail), (rr.rows, rr.tail, 64)] {
+            if lo == hi {
+                continue; // no partial last row: no column of length W + 1
             }
-            let e = s0 + span;
-            let v = if e <= len {
-                s[e] ^ s[s0]
-            } else {
-                s[len] ^ s[s0] ^ s[e - len]
-            };
-            acc ^= v & (1u64 << c);
+            let all = s[len];
+            for (c, &rot) in rr.rot.iter().enumerate().take(hi).skip(lo) {
+                let mut s0 = a + rot as usize;
+                if s0 >= len {
+                    s0 -= len;
+                }
+                let mut e = s0 + span;
+                let mut v = s[s0];
+                if e > len {
+                    // The run wraps: rows s0..len, then 0..e - len.
+                    e -= len;
+                    v ^= all;
+                }
+                acc ^= (v ^ s[e]) & (1u64 << c);
+            }
         }
         acc
     }
