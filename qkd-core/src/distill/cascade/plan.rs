@@ -50,7 +50,7 @@ enum Shuffle {
     /// `x`, `orig[q]` the key bit at shuffled position `q`.
     Table { pos: Vec<u32>, orig: Vec<u32> },
     /// The structured shuffle (keys of at least [`MIN_ROTATION_LEN`] bits).
-    Rotation(RowRotation),
+    Rotation(Box<RowRotation>),
 }
 
 impl std::fmt::Debug for PassPlan {
@@ -167,11 +167,11 @@ impl CascadePlan {
                 let shuffle = if p == 0 && !config.shuffle_first_pass {
                     Shuffle::Identity
                 } else if key_len >= MIN_ROTATION_LEN {
-                    Shuffle::Rotation(RowRotation::new(
+                    Shuffle::Rotation(Box::new(RowRotation::new(
                         key_len,
                         &config.seed,
                         STREAM_ROTATION_BASE + p as u64,
-                    ))
+                    )))
                 } else {
                     let pos = permutation(key_len, &config.seed, STREAM_CASCADE_BASE + p as u64);
                     let mut orig = vec![0u32; key_len];
