@@ -270,16 +270,11 @@ struct RotationView {
 
 impl RotationView {
     fn new(rr: &RowRotation, key: &BitString) -> Self {
-        let words = key.words();
         let mut prefix = Zeroizing::new(Vec::with_capacity(rr.rows + 2));
         let mut acc = 0u64;
         prefix.push(acc);
-        for &w in &rr.rho_inv {
-            acc ^= words[w as usize];
-            prefix.push(acc);
-        }
-        if rr.tail > 0 {
-            acc ^= words[rr.rows];
+        for w in rr.permuted_words(key.words()) {
+            acc ^= w;
             prefix.push(acc);
         }
         Self {
@@ -427,15 +422,10 @@ impl Views {
     }
 }
 
-/// The key shuffled by a [`RowRotation`]: the rows permuted (one word load each), then every
+/// The key shuffled by a [`RowRotation`]: the rows permuted (one word load per group), then every
 /// column rotated, column by column (two runs of masked word ORs each, which vectorise).
 fn rotate(rr: &RowRotation, key: &BitString) -> BitString {
-    let words = key.words();
-    let mut permuted: Zeroizing<Vec<u64>> =
-        Zeroizing::new(rr.rho_inv.iter().map(|&w| words[w as usize]).collect());
-    if rr.tail > 0 {
-        permuted.push(words[rr.rows]);
-    }
+    let permuted: Zeroizing<Vec<u64>> = Zeroizing::new(rr.permuted_words(key.words()).collect());
     let mut out = BitString::zeros(key.len());
     let dst = out.words_mut();
     for (c, &rot) in rr.rot.iter().enumerate() {
