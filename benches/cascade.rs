@@ -70,9 +70,9 @@ fn bench_cascade(c: &mut Criterion) {
     group.finish();
 }
 
-/// Building a plan (one ChaCha20 Fisher-Yates shuffle per shuffled pass, its inverse and the
-/// block masks). A link should build it once per (config, key length, QBER estimate) and reuse
-/// it: the cost is per plan, not per block.
+/// Building a plan (per shuffled pass: a ChaCha20 Fisher-Yates permutation of the `n/64` rows
+/// and 64 column rotations). A link should build it once per (config, key length, QBER
+/// estimate) and reuse it: the cost is per plan, not per block.
 fn bench_plan(c: &mut Criterion) {
     let mut group = c.benchmark_group("cascade_plan");
     group.sample_size(10);

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::messages::{CascadeDone, CascadeMessage, ParityRange, ParityRequest};
-use super::plan::{ParityWriter, Views, parity};
+use super::plan::Views;
 use super::tree::{Node, PassTree};
 use super::{CascadePlan, CascadeStats};
 use crate::bits::BitString;
@@ -20,6 +20,8 @@ pub struct CascadeCorrector {
     queued: Vec<Vec<u64>>,
     /// Searches awaiting the parity of their node's left child: (pass, node).
     active: Vec<(usize, Node)>,
+    /// The previous round's `active` buffer, kept for reuse.
+    spare: Vec<(usize, Node)>,
     /// Per pass: blocks with an active search (bitmap).
     busy: Vec<Vec<u64>>,
     /// Parities asked in the outstanding request.
@@ -77,6 +79,7 @@ impl CascadeCorrector {
             busy: queued.clone(),
             queued,
             active: Vec::new(),
+            spare: Vec::new(),
             asked: 0,
             plan,
             key,
@@ -207,12 +210,13 @@ impl CascadeCorrector {
     /// Round 1: the responder's top-level parities of every pass.
     fn learn_blocks(&mut self, bit: impl Fn(usize) -> bool) {
         let mut i = 0;
+        let n = self.key.len();
         for p in 0..self.plan.passes() {
-            let mut local = ParityWriter::default();
-            self.views
-                .block_parities(&self.plan, p, &self.key, &mut local);
-            for b in 0..self.plan.pass(p).blocks {
-                let local_bit = (local.words[b / 64] >> (b % 64)) & 1 == 1;
+            let (k, blocks) = (self.plan.pass(p).block_size, self.plan.pass(p).blocks);
+            for b in 0..blocks {
+                let local_bit =
+                    self.views
+                        .range_parity(&self.plan, p, &self.key, b * k, ((b + 1) * k).min(n));
                 let odd = local_bit ^ bit(i);
                 i += 1;
                 let root = self.trees[p].root(b);
@@ -226,16 +230,13 @@ impl CascadeCorrector {
 
     /// Later rounds: the parity of each active search's left child.
     fn advance_searches(&mut self, bit: impl Fn(usize) -> bool) -> Result<(), DistillError> {
-        let searches = std::mem::take(&mut self.active);
-        for (i, (p, node)) in searches.into_iter().enumerate() {
+        // Swap in the spare buffer: `descend` pushes the next round's searches onto `active`.
+        let mut searches = std::mem::replace(&mut self.active, std::mem::take(&mut self.spare));
+        for (i, &(p, node)) in searches.iter().enumerate() {
             let left = node.left();
-            let local = parity(
-                self.views
-                    .view_range(&self.plan, p, &self.key, left.lo, left.hi)
-                    .words(),
-                left.lo,
-                left.hi,
-            );
+            let local = self
+                .views
+                .range_parity(&self.plan, p, &self.key, left.lo, left.hi);
             let tree = &mut self.trees[p];
             let left_odd = local ^ bit(i);
             // A flip made earlier in this round may have changed the node; its children's
@@ -250,6 +251,8 @@ impl CascadeCorrector {
                 self.enqueue(p, node.block);
             }
         }
+        searches.clear();
+        self.spare = searches;
         Ok(())
     }
 
@@ -289,10 +292,10 @@ impl CascadeCorrector {
         }
         self.stats.errors_corrected += 1;
         self.key.flip(x);
-        let plan = Arc::clone(&self.plan);
-        for (p, &q) in plan.positions_of(x).iter().enumerate() {
-            let q = q as usize;
-            self.views.flip_at(p, q);
+        let n = self.key.len();
+        for p in 0..self.plan.passes() {
+            let q = self.plan.pass(p).forward(x);
+            self.views.flip_at(p, q, n);
             let (b, odd) = self.trees[p].flip(q);
             if odd {
                 self.enqueue(p, b);

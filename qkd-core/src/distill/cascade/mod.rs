@@ -13,6 +13,14 @@
 //! shuffle per pass derived from a shared seed; the first pass is unshuffled unless
 //! [`CascadeConfig::shuffle_first_pass`]). Then:
 //!
+//! (Shuffles: keys of at least 2^15 bits use a structured shuffle: uniformly random
+//! permutations of the key's 64-bit rows (one for each of eight random groups of columns)
+//! followed by an independent uniformly random cyclic rotation of each of the 64 bit columns. Any public shuffle drawn independently of the errors
+//! is allowed by the protocol; this one separates pairs of bits like a random permutation, keeps
+//! the measured efficiency, and lets a range of shuffled positions have its parity computed from
+//! 64 prefix-XOR lookups instead of one random bit read per position, and a plan costs `n/8`
+//! bytes per pass instead of `8 n`. Shorter keys use uniformly random permutations.)
+//!
 //! 1. Round 1 asks for the parity of every top-level block of every pass at once. Cascade
 //!    discloses all of them anyway, and the responder's key never changes, so asking early
 //!    costs no extra leakage and saves a round trip per pass.

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::messages::{CascadeMessage, ParityReply};
-use super::plan::{ParityWriter, Views, parity};
+use super::plan::{ParityWriter, Views};
 use super::{CascadePlan, CascadeStats};
 use crate::bits::BitString;
 use crate::distill::DistillError;
@@ -118,17 +118,26 @@ impl CascadeResponder {
                         )));
                     }
                 }
-                let mut out = ParityWriter::default();
+                let count: usize = req
+                    .block_passes
+                    .iter()
+                    .map(|&p| self.plan.pass(p as usize).blocks)
+                    .sum::<usize>()
+                    + req.ranges.len();
+                let mut out = ParityWriter::with_capacity(count);
                 for &p in &req.block_passes {
                     self.views
                         .block_parities(&self.plan, p as usize, &self.key, &mut out);
                 }
                 for r in &req.ranges {
                     let (lo, hi) = (r.start as usize, r.end as usize);
-                    let view =
-                        self.views
-                            .view_range(&self.plan, r.pass as usize, &self.key, lo, hi);
-                    out.push(parity(view.words(), r.start as usize, r.end as usize));
+                    out.push(self.views.range_parity(
+                        &self.plan,
+                        r.pass as usize,
+                        &self.key,
+                        lo,
+                        hi,
+                    ));
                 }
                 let count = u32::try_from(out.len)
                     .map_err(|_| DistillError::Protocol("reply too large".into()))?;

@@ -16,13 +16,23 @@
 //! "sub-block reuse" of Martinez-Mateo et al. (2015): a search that enters a known node descends
 //! through known children for free.
 
+/// Slots per page: `log2`.
+const PAGE_SHIFT: u32 = 12;
+/// Slots per page.
+const PAGE_SLOTS: usize = 1 << PAGE_SHIFT;
+/// A page: for each 64 slots, the `known` word then the `diff` word.
+type Page = [u64; PAGE_SLOTS / 32];
+
 /// Knowledge about one pass.
 pub(crate) struct PassTree {
     n: usize,
     k: usize,
     shift: u32,
-    known: Vec<u64>,
-    diff: Vec<u64>,
+    /// `known` and `diff` bits by slot, in pages of [`PAGE_SLOTS`] slots allocated on first
+    /// write (an unallocated page reads as all unknown). The trees of the large-block passes
+    /// are big (two bits per slot, `2^18` slots per block of `n/2 = 50_000`) but only the search
+    /// paths are ever written, so paging spares zeroing and faulting in most of them.
+    pages: Vec<Option<Box<Page>>>,
     /// Per block: number of known nodes whose `diff` is odd.
     odd: Vec<u32>,
     /// `log2 k` when `k` is a power of two (a shift instead of a division on every flip).
@@ -73,13 +83,12 @@ impl PassTree {
     pub(crate) fn new(n: usize, k: usize, blocks: usize) -> Self {
         let depth = usize::BITS - (k.max(1) - 1).leading_zeros(); // ceil(log2 k)
         let shift = depth + 1;
-        let words = (blocks << shift).div_ceil(64);
+        let pages = (blocks << shift).div_ceil(PAGE_SLOTS);
         Self {
             n,
             k,
             shift,
-            known: vec![0; words],
-            diff: vec![0; words],
+            pages: (0..pages).map(|_| None).collect(),
             odd: vec![0; blocks],
             k_shift: k.is_power_of_two().then(|| k.trailing_zeros()),
         }
@@ -97,38 +106,61 @@ impl PassTree {
     }
 
     #[inline]
-    fn slot(&self, node: &Node) -> (usize, u64) {
-        let i = (node.block << self.shift) | node.heap;
-        (i / 64, 1u64 << (i % 64))
+    fn slot(&self, node: &Node) -> usize {
+        (node.block << self.shift) | node.heap
+    }
+
+    /// The `known` and `diff` words holding slot `i`, and its mask (zeros if not allocated).
+    #[inline]
+    fn read(&self, i: usize) -> (u64, u64, u64) {
+        let m = 1u64 << (i % 64);
+        match &self.pages[i >> PAGE_SHIFT] {
+            None => (0, 0, m),
+            Some(page) => {
+                let o = ((i / 64) % (PAGE_SLOTS / 64)) * 2;
+                (page[o], page[o + 1], m)
+            }
+        }
+    }
+
+    /// The `known` and `diff` words holding slot `i`, allocating its page.
+    #[inline]
+    fn words_mut(&mut self, i: usize) -> (&mut u64, &mut u64) {
+        let page =
+            self.pages[i >> PAGE_SHIFT].get_or_insert_with(|| Box::new([0; PAGE_SLOTS / 32]));
+        let o = ((i / 64) % (PAGE_SLOTS / 64)) * 2;
+        let (known, diff) = page[o..o + 2].split_at_mut(1);
+        (&mut known[0], &mut diff[0])
     }
 
     #[inline]
     pub(crate) fn is_known(&self, node: &Node) -> bool {
-        let (w, m) = self.slot(node);
-        self.known[w] & m != 0
+        let (known, _, m) = self.read(self.slot(node));
+        known & m != 0
     }
 
     /// `diff` of a known node (true: an odd number of errors inside).
     #[inline]
     pub(crate) fn is_odd(&self, node: &Node) -> bool {
-        let (w, m) = self.slot(node);
-        self.diff[w] & m != 0
+        let (_, diff, m) = self.read(self.slot(node));
+        diff & m != 0
     }
 
     /// Marks `node` known with the given `diff`.
     #[inline]
     pub(crate) fn learn(&mut self, node: &Node, odd: bool) {
-        let (w, m) = self.slot(node);
-        if self.known[w] & self.diff[w] & m != 0 {
-            self.odd[node.block] -= 1;
-        }
-        self.known[w] |= m;
+        let i = self.slot(node);
+        let m = 1u64 << (i % 64);
+        let (known, diff) = self.words_mut(i);
+        let was_odd = *known & *diff & m != 0;
+        *known |= m;
         if odd {
-            self.diff[w] |= m;
-            self.odd[node.block] += 1;
+            *diff |= m;
         } else {
-            self.diff[w] &= !m;
+            *diff &= !m;
         }
+        let count = &mut self.odd[node.block];
+        *count = *count + u32::from(odd) - u32::from(was_odd);
     }
 
     /// True when block `b` has a known odd node.
@@ -144,30 +176,38 @@ impl PassTree {
             Some(shift) => q >> shift,
             None => q / self.k,
         };
-        let mut node = self.root(b);
+        let (mut lo, mut hi) = (b * self.k, ((b + 1) * self.k).min(self.n));
+        let (mut heap, base) = (1usize, b << self.shift);
+        // Net change of the block's count of odd known nodes.
+        let mut delta = 0i64;
         let mut any_odd = false;
         loop {
-            let (w, m) = self.slot(&node);
-            if self.known[w] & m == 0 {
+            let i = base | heap;
+            let Some(page) = self.pages[i >> PAGE_SHIFT].as_deref_mut() else {
                 break;
-            }
-            self.diff[w] ^= m;
-            let odd = self.diff[w] & m != 0;
-            if odd {
-                self.odd[b] += 1;
-            } else {
-                self.odd[b] -= 1;
-            }
-            any_odd |= odd;
-            if node.is_leaf() {
-                break;
-            }
-            node = if q < node.mid() {
-                node.left()
-            } else {
-                node.right()
             };
+            let (o, m) = (((i / 64) % (PAGE_SLOTS / 64)) * 2, 1u64 << (i % 64));
+            if page[o] & m == 0 {
+                break;
+            }
+            page[o + 1] ^= m;
+            let odd = page[o + 1] & m != 0;
+            delta += if odd { 1 } else { -1 };
+            any_odd |= odd;
+            if hi - lo == 1 {
+                break;
+            }
+            let mid = lo + (hi - lo).div_ceil(2);
+            if q < mid {
+                hi = mid;
+                heap *= 2;
+            } else {
+                lo = mid;
+                heap = 2 * heap + 1;
+            }
         }
+        // The count covers every node turned even here, so it stays non-negative.
+        self.odd[b] = (i64::from(self.odd[b]) + delta) as u32;
         (b, any_odd)
     }
 
@@ -211,9 +251,9 @@ mod tests {
             for b in 0..blocks {
                 let mut stack = vec![tree.root(b)];
                 while let Some(node) = stack.pop() {
-                    let (w, m) = tree.slot(&node);
-                    assert!(w < tree.known.len());
-                    assert!(seen.insert((w, m)));
+                    let i = tree.slot(&node);
+                    assert!(i < tree.pages.len() * PAGE_SLOTS);
+                    assert!(seen.insert(i));
                     if !node.is_leaf() {
                         assert!(node.left().hi - node.left().lo >= 1);
                         assert!(node.right().hi - node.right().lo >= 1);
