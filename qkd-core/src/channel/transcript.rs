@@ -10,8 +10,8 @@
 //!
 //! # How
 //! Frames travel unchanged. Each end hashes (SHA-256) every frame of each direction, in order and
-//! length-prefixed, into two running digests: Alice-to-Bob and Bob-to-Alice. [`confirm`]
-//! (TranscriptChannel::confirm) ends a transcript: each end seals, with its [`ChannelAuth`]
+//! length-prefixed, into two running digests: Alice-to-Bob and Bob-to-Alice.
+//! [`confirm`](TranscriptChannel::confirm) ends a transcript: each end seals, with its [`ChannelAuth`]
 //! backend, the message `(label, transcript number, digest A->B, digest B->A)` and sends it, then
 //! opens the peer's and compares it with its own (in constant time). Any frame added, dropped,
 //! altered or reordered in either direction makes the digests differ, and the confirmation
