@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use qkd_core::conformance::device::run_quantum_device_suite;
 use qkd_core::{DeviceError, DeviceState, QuantumDevice};
-use qkd_sim::device::{AuthConfig, LinkConfig, SimulatedLink};
+use qkd_sim::device::{AuthConfig, EntangledProtocol, LinkConfig, SimulatedLink};
 use qkd_sim::eve::{EveBases, EveConfig};
 use qkd_sim::protocol::{Backend, Protocol};
 use qkd_sim::qrng::RandomSource;
@@ -292,4 +292,74 @@ proptest! {
             prop_assert!(matches!(b, Err(DeviceError::QberAboveThreshold { .. })), "{:?}", b.map(|k| k.index));
         }
     }
+}
+
+/// E91 and BBM92 links: a pair source between the ends, the same distillation; both ends yield
+/// the same final keys, and the block statistics count pairs and sifted bits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entangled_links_yield_identical_final_keys() {
+    for protocol in [EntangledProtocol::Bbm92, EntangledProtocol::E91] {
+        let mut config = LinkConfig::entangled(protocol, 1 << 16, 0.02);
+        config.randomness = RandomSource::Seeded(31);
+        config.buffer_blocks = 0;
+        let (alice, bob) = SimulatedLink::start(config).unwrap();
+        assert_eq!(alice.info().protocol, protocol.name());
+        let (a, b) = tokio::join!(alice.next_block(), bob.next_block());
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!((a.index, &a.key), (b.index, &b.key), "{protocol:?}");
+        assert!(a.stats.final_bits > 0, "{protocol:?}");
+        assert_eq!(a.stats.sifted_bits, 1 << 16);
+        // Key fraction 1/2 (BBM92) or 2/9 (E91) of the pairs, all detected on this channel.
+        let min_pairs = match protocol {
+            EntangledProtocol::Bbm92 => 2 << 16,
+            EntangledProtocol::E91 => 4 << 16,
+        };
+        assert!(
+            a.stats.raw_bits >= min_pairs,
+            "{protocol:?}: {} pairs",
+            a.stats.raw_bits
+        );
+        // Depolarizing 0.02 on Bob's half: QBER about 1%.
+        assert!(a.stats.qber < 0.03, "{protocol:?}: QBER {}", a.stats.qber);
+    }
+}
+
+/// Eve measuring every half on its way to Bob pushes the QBER to about 25%: every block aborts
+/// at both ends and no key is ever yielded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entangled_link_with_full_eve_never_yields_a_key() {
+    let mut config = LinkConfig::entangled(EntangledProtocol::Bbm92, 1 << 14, 0.0);
+    config.randomness = RandomSource::Seeded(32);
+    config.eve = Some(EveConfig {
+        fraction: 1.0,
+        bases: EveBases::Bb84,
+    });
+    config.buffer_blocks = 0;
+    let (alice, bob) = SimulatedLink::start(config).unwrap();
+    for _ in 0..2 {
+        let (a, b) = tokio::join!(alice.next_block(), bob.next_block());
+        assert!(
+            matches!(a, Err(DeviceError::QberAboveThreshold { .. })),
+            "{a:?}"
+        );
+        assert!(
+            matches!(b, Err(DeviceError::QberAboveThreshold { .. })),
+            "{b:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn entangled_links_are_in_process_only() {
+    let config = LinkConfig::entangled(EntangledProtocol::E91, 1 << 14, 0.0);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let quantum = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bob = qkd_sim::device::distributed::start_bob(
+        &config,
+        &listener,
+        &quantum,
+        qkd_core::SecretKey::from_vec(vec![0; config.auth.bootstrap_bytes()]),
+    )
+    .await;
+    assert!(matches!(bob, Err(DeviceError::InvalidConfig(_))));
 }

@@ -13,6 +13,8 @@ use crate::eve::EveConfig;
 use crate::protocol::{Backend, EngineConfig, MAX_REGISTER_QUBITS, Protocol};
 use crate::qrng::RandomSource;
 
+use super::entangled::EntangledProtocol;
+
 /// How the classical channel between the two ends is authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -211,8 +213,14 @@ fn signature_pair<R: CryptoRng + ?Sized>(
 pub struct LinkConfig {
     /// Identifies the link in [`DeviceInfo`](qkd_core::DeviceInfo).
     pub link_id: String,
-    /// The prepare-and-measure protocol.
+    /// The prepare-and-measure protocol (ignored when `entangled` is set).
     pub protocol: Protocol,
+    /// An entanglement-based protocol instead of `protocol`: a pair source between the ends
+    /// (in-process links only). The channel model and Eve then act on Bob's half; `backend` does
+    /// not apply (pairs are always played on the state vector) and `frame_qubits` caps the pairs
+    /// of one batch.
+    #[serde(default)]
+    pub entangled: Option<EntangledProtocol>,
     /// State-vector registers or the product-state fast path.
     pub backend: Backend,
     /// Sifted bits per block (before parameter estimation and distillation).
@@ -260,6 +268,7 @@ impl LinkConfig {
         Self {
             link_id: "sim-link".into(),
             protocol: Protocol::Bb84,
+            entangled: None,
             backend: Backend::Product,
             sifted_bits_per_block,
             frame_qubits: 1 << 18,
@@ -323,8 +332,25 @@ impl LinkConfig {
         config
     }
 
+    /// An entanglement-based link (E91 or BBM92) with `sifted_bits_per_block` and depolarizing
+    /// probability `depolarizing` on Bob's half; otherwise as [`bb84`](Self::bb84).
+    pub fn entangled(
+        protocol: EntangledProtocol,
+        sifted_bits_per_block: usize,
+        depolarizing: f64,
+    ) -> Self {
+        Self {
+            entangled: Some(protocol),
+            frame_qubits: 1 << 16,
+            ..Self::bb84(sifted_bits_per_block, depolarizing)
+        }
+    }
+
     /// Protocol name reported in [`DeviceInfo`](qkd_core::DeviceInfo).
     pub fn protocol_name(&self) -> &'static str {
+        if let Some(p) = self.entangled {
+            return p.name();
+        }
         match self.protocol {
             Protocol::Bb84 => "BB84",
             Protocol::SixState => "six-state",

@@ -44,6 +44,19 @@ pub enum QuantumHop {
     Direct(SocketAddr),
 }
 
+/// Distributed links run the prepare-and-measure protocols; an entanglement-based link (which
+/// needs the pair source in the middle process) is in-process only for now.
+fn prepare_and_measure_only(config: &LinkConfig) -> Result<(), DeviceError> {
+    match config.entangled {
+        None => Ok(()),
+        Some(p) => Err(DeviceError::InvalidConfig(format!(
+            "{} links run in-process only (SimulatedLink); distributed ends run BB84, six-state \
+             or B92",
+            p.name()
+        ))),
+    }
+}
+
 fn connect_error(what: &str, e: ChannelError) -> DeviceError {
     DeviceError::PeerUnreachable(format!("{what}: {e}"))
 }
@@ -56,6 +69,7 @@ pub async fn start_alice(
     bootstrap: SecretKey,
 ) -> Result<SimulatedDevice, DeviceError> {
     config.validate()?;
+    prepare_and_measure_only(config)?;
     let classical = TcpChannel::connect(bob_classical, TCP_MAX_FRAME_LEN)
         .await
         .map_err(|e| connect_error("classical channel to Bob", e))?;
@@ -88,6 +102,7 @@ pub async fn start_bob(
     bootstrap: SecretKey,
 ) -> Result<SimulatedDevice, DeviceError> {
     config.validate()?;
+    prepare_and_measure_only(config)?;
     let (classical, quantum) = tokio::try_join!(
         TcpChannel::accept(classical, TCP_MAX_FRAME_LEN),
         TcpChannel::accept(quantum, TCP_MAX_FRAME_LEN)

@@ -116,7 +116,7 @@ impl PmEnd {
     }
 }
 
-fn pipeline_failure(e: PipelineError) -> BlockFailure {
+pub(crate) fn pipeline_failure(e: PipelineError) -> BlockFailure {
     match e {
         PipelineError::Distill(DistillError::QberAboveThreshold {
             bound, threshold, ..

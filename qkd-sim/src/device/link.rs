@@ -8,12 +8,17 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use zeroize::Zeroizing;
 
-use super::config::{AuthScope, LinkConfig};
+use super::config::{AuthPair, AuthScope, LinkConfig};
 use super::engine::{ChannelStage, PmEnd};
+use super::entangled::{EntangledEnd, EntangledEndConfig, EntangledProtocol, run_source};
 use super::handle::SimulatedDevice;
 use super::port::{MEMORY_PORT_CAPACITY, MemoryPort, QuantumPort, TransformingPort};
-use super::worker::{LinkChannel, Worker};
+use super::worker::{EndEngine, LinkChannel, Worker};
+use crate::channel::QuantumChannel;
 use crate::protocol::QuantumFrame;
+use crate::protocol::entangled::{
+    BellState, DetectionFrame, PairSource, SettingsFrame, SourceConfig,
+};
 use crate::qrng::RandomSource;
 
 /// Builds both ends of a simulated QKD link in this process.
@@ -57,6 +62,9 @@ impl SimulatedLink {
             .auth
             .build_pair(bootstrap, &mut ChaCha20Rng::from_seed(*seed))?;
         let (ca, cb) = MemoryChannel::pair();
+        if let Some(protocol) = config.entangled {
+            return start_entangled(&config, protocol, (ca, cb), (auth_a, auth_b));
+        }
         let (tx, rx) = MemoryPort::<QuantumFrame>::pair(MEMORY_PORT_CAPACITY);
         let stage = ChannelStage::new(config.channel, config.eve, build_rng(config.source_for(3))?);
         let alice = start_end(
@@ -84,6 +92,73 @@ fn bootstrap_secret(config: &LinkConfig) -> Result<SecretKey, DeviceError> {
     Ok(SecretKey::from_zeroizing(bytes))
 }
 
+/// Starts both ends of an entanglement-based link and the pair source between them.
+fn start_entangled(
+    config: &LinkConfig,
+    protocol: EntangledProtocol,
+    (ca, cb): (MemoryChannel, MemoryChannel),
+    (auth_a, auth_b): AuthPair,
+) -> Result<(SimulatedDevice, SimulatedDevice), DeviceError> {
+    let source_config = SourceConfig {
+        state: BellState::default(),
+        alice: QuantumChannel::ideal(),
+        bob: config.channel,
+        eve: config.eve,
+    };
+    let source = PairSource::new(
+        source_config.clone(),
+        build_rng(config.source_for(3))?,
+        build_rng(config.source_for(4))?,
+    )
+    .map_err(|e| DeviceError::InvalidConfig(e.to_string()))?;
+    let (alice_settings, source_from_alice) =
+        MemoryPort::<SettingsFrame>::pair(MEMORY_PORT_CAPACITY);
+    let (bob_settings, source_from_bob) = MemoryPort::<SettingsFrame>::pair(MEMORY_PORT_CAPACITY);
+    let (source_to_alice, alice_detections) =
+        MemoryPort::<DetectionFrame>::pair(MEMORY_PORT_CAPACITY);
+    let (source_to_bob, bob_detections) = MemoryPort::<DetectionFrame>::pair(MEMORY_PORT_CAPACITY);
+    let end = |role: Role,
+               settings: MemoryPort<SettingsFrame>,
+               detections: MemoryPort<DetectionFrame>|
+     -> Result<Box<dyn EndEngine>, DeviceError> {
+        let rng = build_rng(config.source_for(match role {
+            Role::Alice => 1,
+            Role::Bob => 2,
+        }))?;
+        let end_config = EntangledEndConfig {
+            protocol,
+            state: source_config.state,
+            sifted_bits_per_block: config.sifted_bits_per_block,
+            max_batch_pairs: config.frame_qubits,
+            distill: config.distill.clone(),
+        };
+        Ok(Box::new(EntangledEnd::new(
+            role,
+            end_config,
+            Box::new(settings),
+            Box::new(detections),
+            rng,
+        )?))
+    };
+    let alice_engine = end(Role::Alice, alice_settings, alice_detections)?;
+    let bob_engine = end(Role::Bob, bob_settings, bob_detections)?;
+    let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+        DeviceError::InvalidConfig(
+            "a simulated device must be started inside a Tokio runtime".into(),
+        )
+    })?;
+    let alice = start_with_engine(Role::Alice, config, ca, auth_a, alice_engine)?;
+    let bob = start_with_engine(Role::Bob, config, cb, auth_b, bob_engine)?;
+    runtime.spawn(run_source(
+        source,
+        Box::new(source_from_alice),
+        Box::new(source_from_bob),
+        Box::new(source_to_alice),
+        Box::new(source_to_bob),
+    ));
+    Ok((alice, bob))
+}
+
 /// Starts one end over `classical` (authenticated here by `auth`) and `port`.
 pub(crate) fn start_end<C: ClassicalChannel + 'static>(
     role: Role,
@@ -92,15 +167,26 @@ pub(crate) fn start_end<C: ClassicalChannel + 'static>(
     port: Box<dyn QuantumPort<QuantumFrame>>,
     auth: Box<dyn ChannelAuth>,
 ) -> Result<SimulatedDevice, DeviceError> {
-    let channel: Box<dyn LinkChannel> = match config.auth_scope {
-        AuthScope::EveryFrame => Box::new(AuthenticatedChannel::new(classical, auth)),
-        AuthScope::BlockTranscript => Box::new(TranscriptChannel::new(classical, role, auth)),
-    };
     let rng = build_rng(config.source_for(match role {
         Role::Alice => 1,
         Role::Bob => 2,
     }))?;
     let engine = PmEnd::new(role, config, port, rng)?;
+    start_with_engine(role, config, classical, auth, Box::new(engine))
+}
+
+/// Starts one end running `engine` over `classical`, authenticated by `auth`.
+fn start_with_engine<C: ClassicalChannel + 'static>(
+    role: Role,
+    config: &LinkConfig,
+    classical: C,
+    auth: Box<dyn ChannelAuth>,
+    engine: Box<dyn EndEngine>,
+) -> Result<SimulatedDevice, DeviceError> {
+    let channel: Box<dyn LinkChannel> = match config.auth_scope {
+        AuthScope::EveryFrame => Box::new(AuthenticatedChannel::new(classical, auth)),
+        AuthScope::BlockTranscript => Box::new(TranscriptChannel::new(classical, role, auth)),
+    };
     let info = DeviceInfo {
         link_id: config.link_id.clone(),
         protocol: config.protocol_name().into(),
@@ -112,7 +198,7 @@ pub(crate) fn start_end<C: ClassicalChannel + 'static>(
     };
     SimulatedDevice::start(info, config.buffer_blocks, |queue, counters, demand| {
         Worker {
-            engine: Box::new(engine),
+            engine,
             channel,
             queue,
             counters,

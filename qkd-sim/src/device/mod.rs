@@ -13,11 +13,14 @@
 //! * The classical channel of every block is wrapped so that each end sends exactly one
 //!   end-of-block marker; a key is kept only if both ends succeeded (see `block_channel`).
 //! * Each end runs a background task that produces blocks continuously into a bounded buffer.
+//! * Entanglement-based links (E91, BBM92; [`LinkConfig::entangled`]) put a pair source between the
+//!   ends instead of the channel stage (in-process only).
 
 mod block_channel;
 mod config;
 pub mod distributed;
 mod engine;
+mod entangled;
 mod handle;
 mod link;
 pub mod port;
@@ -29,6 +32,7 @@ pub use config::{
     WEGMAN_CARTER_BOOTSTRAP_PADS, wegman_carter_policy,
 };
 pub use engine::ChannelStage;
+pub use entangled::EntangledProtocol;
 pub use handle::{LinkCounters, SimulatedDevice};
 pub use link::SimulatedLink;
 

@@ -1,0 +1,271 @@
+//! Entanglement-based links (E91, BBM92): one end's work per block, and the pair source between
+//! the ends.
+//!
+//! ```text
+//!  Alice end  --SettingsFrame-->  PairSource  <--SettingsFrame--  Bob end
+//!             <--DetectionFrame--            --DetectionFrame-->
+//!             <======== authenticated classical channel (EntangledMsg) ========>
+//! ```
+//!
+//! Per block, each end runs [`EntangledParty`] batches until it holds the block's sifted bits:
+//! it sends its analyser settings to the source, takes its detections, sifts with the peer over
+//! the classical channel, and appends the batch's key. Both ends size every batch from the bits
+//! still missing (equal at both ends, since sifting is symmetric), so they agree on every batch
+//! without a message. The sifted key, truncated to the block size, then goes through the same
+//! distillation [`Pipeline`] as the prepare-and-measure links.
+//!
+//! The source is a task of its own ([`run_source`]): it waits for both ends' settings of a batch,
+//! plays the pairs on the joint state vector (see [`PairSource`]), and answers each end. The
+//! link's channel model applies to Bob's half (with Eve, if any, at the source's output on Bob's
+//! side); Alice's half is ideal, so the model means the same as on a prepare-and-measure link.
+
+use async_trait::async_trait;
+use qkd_core::distill::pipeline::{Pipeline, PipelineRole};
+use qkd_core::{BitString, BlockStats, ChannelError, ClassicalChannel, DeviceError, Role};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use serde::{Deserialize, Serialize};
+
+use super::engine::pipeline_failure;
+use super::port::QuantumPort;
+use super::worker::{BlockFailure, BlockProduct, EndEngine, LinkBlockChannel};
+use crate::SimError;
+use crate::protocol::entangled::{
+    BellState, DetectionFrame, EntangledMsg, EntangledParty, PairSource, Scheme, SettingsFrame,
+};
+use crate::protocol::{bbm92, e91};
+
+/// An entanglement-based protocol for [`LinkConfig::entangled`](super::LinkConfig::entangled).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntangledProtocol {
+    /// Ekert 1991: key from matching analysers, CHSH test rounds from the others (key fraction
+    /// 2/9 of the detected pairs).
+    E91,
+    /// Bennett-Brassard-Mermin 1992: BB84 bases on both halves (key fraction 1/2).
+    Bbm92,
+}
+
+impl EntangledProtocol {
+    /// The analyser settings and round kinds.
+    pub fn scheme(self) -> Scheme {
+        match self {
+            EntangledProtocol::E91 => e91::scheme(),
+            EntangledProtocol::Bbm92 => bbm92::scheme(),
+        }
+    }
+
+    /// Name reported in [`DeviceInfo`](qkd_core::DeviceInfo).
+    pub fn name(self) -> &'static str {
+        match self {
+            EntangledProtocol::E91 => "E91",
+            EntangledProtocol::Bbm92 => "BBM92",
+        }
+    }
+}
+
+/// Batches one block may run before the end gives up (a channel that loses almost everything).
+const MAX_BATCHES_PER_BLOCK: usize = 4096;
+
+/// One end of an entanglement-based link.
+pub(crate) struct EntangledEnd {
+    role: Role,
+    scheme: Scheme,
+    state: BellState,
+    target: usize,
+    max_batch_pairs: usize,
+    next_batch: u64,
+    pipeline: Pipeline,
+    to_source: Box<dyn QuantumPort<SettingsFrame>>,
+    from_source: Box<dyn QuantumPort<DetectionFrame>>,
+    rng: Box<dyn Rng + Send>,
+}
+
+/// The settings needed to build an [`EntangledEnd`].
+pub(crate) struct EntangledEndConfig {
+    pub protocol: EntangledProtocol,
+    pub state: BellState,
+    pub sifted_bits_per_block: usize,
+    pub max_batch_pairs: usize,
+    pub distill: qkd_core::distill::pipeline::PipelineConfig,
+}
+
+impl EntangledEnd {
+    pub(crate) fn new(
+        role: Role,
+        config: EntangledEndConfig,
+        to_source: Box<dyn QuantumPort<SettingsFrame>>,
+        from_source: Box<dyn QuantumPort<DetectionFrame>>,
+        rng: Box<dyn Rng + Send>,
+    ) -> Result<Self, DeviceError> {
+        let pipeline_role = match role {
+            Role::Alice => PipelineRole::Initiator,
+            Role::Bob => PipelineRole::Responder,
+        };
+        let pipeline = Pipeline::new(config.distill, pipeline_role)
+            .map_err(|e| DeviceError::InvalidConfig(e.to_string()))?;
+        Ok(Self {
+            role,
+            scheme: config.protocol.scheme(),
+            state: config.state,
+            target: config.sifted_bits_per_block,
+            max_batch_pairs: config.max_batch_pairs.max(64),
+            next_batch: 0,
+            pipeline,
+            to_source,
+            from_source,
+            rng,
+        })
+    }
+
+    /// Pairs of the next batch: enough for the missing bits at the ideal key fraction (plus a
+    /// margin), within the frame limit. A function of `missing` only, so both ends agree.
+    fn batch_pairs(&self, missing: usize) -> usize {
+        let fraction = self.scheme.key_fraction().max(1e-3);
+        let wanted = (missing as f64 / fraction * 1.1).ceil() as usize + 64;
+        wanted.min(self.max_batch_pairs)
+    }
+
+    /// Runs one batch: settings to the source, detections back, sifting with the peer.
+    async fn batch(
+        &mut self,
+        pairs: usize,
+        classical: &mut LinkBlockChannel<'_>,
+    ) -> Result<BitString, BlockFailure> {
+        let mut party = EntangledParty::new(
+            self.role,
+            self.scheme.clone(),
+            self.state,
+            self.next_batch,
+            pairs,
+            &mut *self.rng,
+        )
+        .map_err(engine_fault)?;
+        self.next_batch += 1;
+        let settings = party
+            .poll_settings()
+            .ok_or_else(|| engine_fault(SimError::Protocol("no settings to send".into())))?;
+        self.to_source.send_frame(settings).await?;
+        let detections = self.from_source.recv_frame().await?;
+        party.handle_detections(&detections).map_err(engine_fault)?;
+        loop {
+            while let Some(msg) = party.poll_classical() {
+                classical.send(encode(&msg)?).await?;
+            }
+            if party.is_done() {
+                break;
+            }
+            let msg = decode(&classical.recv().await?)?;
+            party.handle_classical(msg).map_err(engine_fault)?;
+        }
+        let result = party
+            .result()
+            .ok_or_else(|| engine_fault(SimError::Protocol("batch did not finish".into())))?;
+        Ok(result.sifted_key)
+    }
+}
+
+fn engine_fault(e: SimError) -> BlockFailure {
+    BlockFailure::Fatal(DeviceError::Hardware(format!("entangled engine: {e}")))
+}
+
+fn encode(msg: &EntangledMsg) -> Result<Vec<u8>, BlockFailure> {
+    postcard::to_stdvec(msg).map_err(|e| {
+        BlockFailure::from(ChannelError::Malformed(format!(
+            "cannot encode entangled message: {e}"
+        )))
+    })
+}
+
+fn decode(bytes: &[u8]) -> Result<EntangledMsg, BlockFailure> {
+    postcard::from_bytes(bytes).map_err(|e| {
+        BlockFailure::from(ChannelError::Malformed(format!(
+            "bad entangled message: {e}"
+        )))
+    })
+}
+
+fn append(key: &mut BitString, more: &BitString) {
+    for bit in more.iter() {
+        key.push(bit);
+    }
+}
+
+#[async_trait]
+impl EndEngine for EntangledEnd {
+    async fn run_block(
+        &mut self,
+        _index: u64,
+        classical: &mut LinkBlockChannel<'_>,
+    ) -> Result<BlockProduct, BlockFailure> {
+        let mut sifted = BitString::zeros(0);
+        let mut pairs_sent = 0u64;
+        for _ in 0..MAX_BATCHES_PER_BLOCK {
+            if sifted.len() >= self.target {
+                break;
+            }
+            let pairs = self.batch_pairs(self.target - sifted.len());
+            let key = self.batch(pairs, classical).await?;
+            pairs_sent += pairs as u64;
+            append(&mut sifted, &key);
+        }
+        if sifted.len() < self.target {
+            return Err(BlockFailure::Fatal(DeviceError::Hardware(format!(
+                "only {} of {} sifted bits after {MAX_BATCHES_PER_BLOCK} batches: the channel \
+                 delivers (almost) no coincidences",
+                sifted.len(),
+                self.target
+            ))));
+        }
+        let sifted = sifted.slice(0, self.target);
+        let mut seed = [0u8; 32];
+        self.rng.fill_bytes(&mut seed);
+        let mut seeds = ChaCha20Rng::from_seed(seed);
+        let distilled = self
+            .pipeline
+            .run(sifted, classical, &mut seeds)
+            .await
+            .map_err(pipeline_failure)?;
+        Ok(BlockProduct {
+            key: distilled.key,
+            stats: BlockStats {
+                raw_bits: pairs_sent,
+                sifted_bits: self.target as u64,
+                sampled_bits: distilled.stats.sampled_bits,
+                disclosed_bits: distilled.stats.disclosed_bits,
+                qber: distilled.stats.qber_estimate,
+                ..BlockStats::default()
+            },
+        })
+    }
+}
+
+/// The pair source task: for every batch, waits for both ends' settings, plays the pairs and
+/// answers each end with its detections. Ends when an end goes away or sends something invalid
+/// (the ends then see their quantum port closed and fail the link).
+pub(crate) async fn run_source<R: Rng + Send>(
+    mut source: PairSource<R>,
+    mut from_alice: Box<dyn QuantumPort<SettingsFrame>>,
+    mut from_bob: Box<dyn QuantumPort<SettingsFrame>>,
+    mut to_alice: Box<dyn QuantumPort<DetectionFrame>>,
+    mut to_bob: Box<dyn QuantumPort<DetectionFrame>>,
+) {
+    loop {
+        let (a, b) = tokio::join!(from_alice.recv_frame(), from_bob.recv_frame());
+        let (Ok(a), Ok(b)) = (a, b) else { return };
+        if source.handle_settings(a).is_err() || source.handle_settings(b).is_err() {
+            return;
+        }
+        // Eve's record of the batch is not needed by the link: drop it so it never grows.
+        drop(source.take_eve_record());
+        while let Some(frame) = source.poll_detections() {
+            let sent = match frame.party {
+                Role::Alice => to_alice.send_frame(frame).await,
+                Role::Bob => to_bob.send_frame(frame).await,
+            };
+            if sent.is_err() {
+                return;
+            }
+        }
+    }
+}
