@@ -8,13 +8,14 @@
 //! ```sh
 //! cargo run --release --example qkd_link            # 8 blocks
 //! cargo run --release --example qkd_link -- 20      # 20 blocks
+//! cargo run --release --example qkd_link -- 8 e91   # E91 (or bbm92): a pair source between the ends
 //! ```
 
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use qkd_core::{DeviceError, QuantumDevice};
-use qkd_sim::device::{LinkConfig, SimulatedLink};
+use qkd_sim::device::{EntangledProtocol, LinkConfig, SimulatedLink};
 
 /// Prints a line above the progress bar (also when stdout is not a terminal).
 fn println_above(bar: &ProgressBar, line: String) {
@@ -29,9 +30,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|_| format!("not a block count: {arg}"))?,
         None => 8,
     };
-    let config = LinkConfig::bb84(1 << 20, 0.02);
+    let config = match std::env::args().nth(2).as_deref() {
+        None | Some("bb84") => LinkConfig::bb84(1 << 20, 0.02),
+        Some("e91") => LinkConfig::entangled(EntangledProtocol::E91, 1 << 18, 0.02),
+        Some("bbm92") => LinkConfig::entangled(EntangledProtocol::Bbm92, 1 << 18, 0.02),
+        Some(other) => return Err(format!("unknown protocol {other} (bb84, e91, bbm92)").into()),
+    };
     println!(
-        "BB84 link: {} sifted bits per block, depolarizing {:.0}%, auth {}, randomness {:?}",
+        "{} link: {} sifted bits per block, depolarizing {:.0}%, auth {}, randomness {:?}",
+        config.protocol_name(),
         config.sifted_bits_per_block,
         config.channel.depolarizing * 100.0,
         config.auth.name(),
