@@ -349,17 +349,51 @@ async fn entangled_link_with_full_eve_never_yields_a_key() {
     }
 }
 
-#[tokio::test]
-async fn entangled_links_are_in_process_only() {
-    let config = LinkConfig::entangled(EntangledProtocol::E91, 1 << 14, 0.0);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// An E91 link over TCP on loopback: the middle process is the pair source; both ends yield the
+/// same keys. Without a middle process (pairs need a source) the configuration is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entangled_links_run_distributed_with_the_source_in_the_middle() {
+    use qkd_sim::device::distributed::{QuantumHop, run_middle, start_alice, start_bob};
+    let mut config = LinkConfig::entangled(EntangledProtocol::E91, 1 << 16, 0.02);
+    config.randomness = RandomSource::Seeded(33);
+    config.buffer_blocks = 0;
+    let bootstrap = qkd_core::SecretKey::from_vec(vec![0x33; config.auth.bootstrap_bytes()]); // test key
+    let classical = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let quantum = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let bob = qkd_sim::device::distributed::start_bob(
+    let middle = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (bob_classical, bob_quantum, middle_addr) = (
+        classical.local_addr().unwrap(),
+        quantum.local_addr().unwrap(),
+        middle.local_addr().unwrap(),
+    );
+    let refused = start_alice(
         &config,
-        &listener,
-        &quantum,
-        qkd_core::SecretKey::from_vec(vec![0; config.auth.bootstrap_bytes()]),
+        bob_classical,
+        QuantumHop::Direct(bob_quantum),
+        bootstrap.clone(),
     )
     .await;
-    assert!(matches!(bob, Err(DeviceError::InvalidConfig(_))));
+    assert!(matches!(refused, Err(DeviceError::InvalidConfig(_))));
+    let middle_config = config.clone();
+    let middle_task =
+        tokio::spawn(async move { run_middle(&middle_config, &middle, bob_quantum).await });
+    let (alice, bob) = tokio::join!(
+        start_alice(
+            &config,
+            bob_classical,
+            QuantumHop::Middle(middle_addr),
+            bootstrap.clone()
+        ),
+        start_bob(&config, &classical, &quantum, bootstrap),
+    );
+    let (alice, bob) = (alice.unwrap(), bob.unwrap());
+    for _ in 0..2 {
+        let (a, b) = tokio::join!(alice.next_block(), bob.next_block());
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!((a.index, &a.key), (b.index, &b.key));
+        assert!(a.stats.final_bits > 0);
+    }
+    drop((alice, bob));
+    let report = middle_task.await.unwrap().unwrap();
+    assert!(report.frames >= 2, "batches served: {}", report.frames);
 }

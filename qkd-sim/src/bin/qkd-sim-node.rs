@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use qkd_core::{DeviceError, QuantumDevice, SecretKey};
 use qkd_sim::device::distributed::{QuantumHop, run_middle, start_alice, start_bob};
-use qkd_sim::device::{AuthConfig, LinkConfig, SimulatedDevice};
+use qkd_sim::device::{AuthConfig, EntangledProtocol, LinkConfig, SimulatedDevice};
 use qkd_sim::eve::{EveBases, EveConfig};
 use qkd_sim::qrng::RandomSource;
 use tokio::net::TcpListener;
@@ -77,6 +77,9 @@ enum RoleCmd {
 
 #[derive(Args, Clone)]
 struct LinkArgs {
+    /// The QKD protocol. E91 and BBM92 put the pair source in the middle process.
+    #[arg(long, value_enum, default_value_t = ProtocolArg::Bb84)]
+    protocol: ProtocolArg,
     /// Sifted bits per block.
     #[arg(long, default_value_t = 1 << 16)]
     sifted_bits: usize,
@@ -104,6 +107,13 @@ struct LinkArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum ProtocolArg {
+    Bb84,
+    E91,
+    Bbm92,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum Auth {
     None,
     AesGcm,
@@ -112,7 +122,17 @@ enum Auth {
 
 impl LinkArgs {
     fn config(&self) -> Result<LinkConfig, String> {
-        let mut config = LinkConfig::bb84(self.sifted_bits, self.depolarizing);
+        let mut config = match self.protocol {
+            ProtocolArg::Bb84 => LinkConfig::bb84(self.sifted_bits, self.depolarizing),
+            ProtocolArg::E91 => {
+                LinkConfig::entangled(EntangledProtocol::E91, self.sifted_bits, self.depolarizing)
+            }
+            ProtocolArg::Bbm92 => LinkConfig::entangled(
+                EntangledProtocol::Bbm92,
+                self.sifted_bits,
+                self.depolarizing,
+            ),
+        };
         config.auth = match self.auth {
             Auth::None => AuthConfig::None,
             Auth::AesGcm => AuthConfig::aes_gcm(),
@@ -140,6 +160,14 @@ impl LinkArgs {
 
     fn to_args(&self, psk: &std::path::Path) -> Vec<String> {
         let mut args = vec![
+            format!(
+                "--protocol={}",
+                match self.protocol {
+                    ProtocolArg::Bb84 => "bb84",
+                    ProtocolArg::E91 => "e91",
+                    ProtocolArg::Bbm92 => "bbm92",
+                }
+            ),
             format!("--sifted-bits={}", self.sifted_bits),
             format!("--depolarizing={}", self.depolarizing),
             format!("--eve={}", self.eve),
@@ -244,8 +272,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             let report = run_middle(&config, &listener, bob_quantum)
                 .await
                 .map_err(|e| e.to_string())?;
+            let what = if config.entangled.is_some() {
+                "served pairs to both ends in"
+            } else {
+                "relayed"
+            };
             say(format!(
-                "relayed {} frames; ended: {}",
+                "{what} {} frames; ended: {}",
                 report.frames, report.ended_by
             ));
             Ok(())

@@ -216,9 +216,9 @@ pub struct LinkConfig {
     /// The prepare-and-measure protocol (ignored when `entangled` is set).
     pub protocol: Protocol,
     /// An entanglement-based protocol instead of `protocol`: a pair source between the ends
-    /// (in-process links only). The channel model and Eve then act on Bob's half; `backend` does
-    /// not apply (pairs are always played on the state vector) and `frame_qubits` caps the pairs
-    /// of one batch.
+    /// (in the middle process of a distributed link). The channel model and Eve then act on
+    /// Bob's half; `backend` does not apply (pairs are always played on the state vector) and
+    /// `frame_qubits` caps the pairs of one batch.
     #[serde(default)]
     pub entangled: Option<EntangledProtocol>,
     /// State-vector registers or the product-state fast path.

@@ -15,6 +15,11 @@
 //! close, the ends' background tasks fail, and both devices report
 //! [`DeviceError::PeerUnreachable`] (or a channel error): a block in progress is never delivered.
 //!
+//! Entanglement-based links (E91, BBM92; [`LinkConfig::entangled`]) use the same sockets with the
+//! pair source in the middle process: each end sends its analyser settings to the middle and gets
+//! its detections back over its quantum connection (Alice's to the middle, the middle's to Bob),
+//! so they need a middle process (`QuantumHop::Middle`).
+//!
 //! Only loopback addresses are used by the examples and tests.
 
 use std::net::SocketAddr;
@@ -25,8 +30,9 @@ use tokio::net::TcpListener;
 
 use super::config::LinkConfig;
 use super::engine::ChannelStage;
+use super::entangled::run_source;
 use super::handle::SimulatedDevice;
-use super::link::{build_rng, start_end};
+use super::link::{build_rng, entangled_end, pair_source, start_end, start_with_engine};
 use super::port::{QuantumPort, TransformingPort, WirePort, relay};
 use super::worker::channel_fault;
 use crate::protocol::QuantumFrame;
@@ -44,19 +50,6 @@ pub enum QuantumHop {
     Direct(SocketAddr),
 }
 
-/// Distributed links run the prepare-and-measure protocols; an entanglement-based link (which
-/// needs the pair source in the middle process) is in-process only for now.
-fn prepare_and_measure_only(config: &LinkConfig) -> Result<(), DeviceError> {
-    match config.entangled {
-        None => Ok(()),
-        Some(p) => Err(DeviceError::InvalidConfig(format!(
-            "{} links run in-process only (SimulatedLink); distributed ends run BB84, six-state \
-             or B92",
-            p.name()
-        ))),
-    }
-}
-
 fn connect_error(what: &str, e: ChannelError) -> DeviceError {
     DeviceError::PeerUnreachable(format!("{what}: {e}"))
 }
@@ -69,10 +62,28 @@ pub async fn start_alice(
     bootstrap: SecretKey,
 ) -> Result<SimulatedDevice, DeviceError> {
     config.validate()?;
-    prepare_and_measure_only(config)?;
+    if let (Some(p), QuantumHop::Direct(_)) = (config.entangled, quantum) {
+        return Err(DeviceError::InvalidConfig(format!(
+            "{} needs the pair source of a middle process (QuantumHop::Middle)",
+            p.name()
+        )));
+    }
     let classical = TcpChannel::connect(bob_classical, TCP_MAX_FRAME_LEN)
         .await
         .map_err(|e| connect_error("classical channel to Bob", e))?;
+    if let (Some(protocol), QuantumHop::Middle(addr)) = (config.entangled, quantum) {
+        let channel = TcpChannel::connect(addr, TCP_MAX_FRAME_LEN)
+            .await
+            .map_err(|e| connect_error("connection to the pair source", e))?;
+        let engine = entangled_end(
+            Role::Alice,
+            config,
+            protocol,
+            Box::new(WirePort::new(channel)),
+        )?;
+        let auth = config.auth.build(Role::Alice, bootstrap)?;
+        return start_with_engine(Role::Alice, config, classical, auth, engine);
+    }
     let port: Box<dyn QuantumPort<QuantumFrame>> = match quantum {
         QuantumHop::Middle(addr) => {
             let channel = TcpChannel::connect(addr, TCP_MAX_FRAME_LEN)
@@ -102,12 +113,21 @@ pub async fn start_bob(
     bootstrap: SecretKey,
 ) -> Result<SimulatedDevice, DeviceError> {
     config.validate()?;
-    prepare_and_measure_only(config)?;
     let (classical, quantum) = tokio::try_join!(
         TcpChannel::accept(classical, TCP_MAX_FRAME_LEN),
         TcpChannel::accept(quantum, TCP_MAX_FRAME_LEN)
     )
     .map_err(|e| connect_error("accepting Alice", e))?;
+    if let Some(protocol) = config.entangled {
+        let engine = entangled_end(
+            Role::Bob,
+            config,
+            protocol,
+            Box::new(WirePort::new(quantum)),
+        )?;
+        let auth = config.auth.build(Role::Bob, bootstrap)?;
+        return start_with_engine(Role::Bob, config, classical, auth, engine);
+    }
     start_end(
         Role::Bob,
         config,
@@ -120,14 +140,15 @@ pub async fn start_bob(
 /// What the middle process did before it stopped.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MiddleReport {
-    /// Frames relayed from Alice to Bob.
+    /// Frames relayed from Alice to Bob (for an entanglement-based link: batches of pairs served).
     pub frames: u64,
     /// Why relaying stopped ([`ChannelError::Closed`] when Alice hung up).
     pub ended_by: ChannelError,
 }
 
 /// Runs the middle process: accepts Alice on `from_alice`, connects to Bob's quantum socket, and
-/// relays every frame through Eve and the channel model until either side closes.
+/// relays every frame through Eve and the channel model until either side closes (for an
+/// entanglement-based link: serves as the pair source of both ends).
 pub async fn run_middle(
     config: &LinkConfig,
     from_alice: &TcpListener,
@@ -140,6 +161,17 @@ pub async fn run_middle(
     let downstream = TcpChannel::connect(bob_quantum, TCP_MAX_FRAME_LEN)
         .await
         .map_err(|e| connect_error("quantum channel to Bob", e))?;
+    if config.entangled.is_some() {
+        // The pair source: Alice's connection and Bob's carry settings in, detections out.
+        let source = pair_source(config)?;
+        let (frames, ended_by) = run_source(
+            source,
+            Box::new(WirePort::new(upstream)),
+            Box::new(WirePort::new(downstream)),
+        )
+        .await;
+        return Ok(MiddleReport { frames, ended_by });
+    }
     let mut upstream = WirePort::new(upstream);
     let mut downstream = WirePort::new(downstream);
     let mut stage = ChannelStage::new(config.channel, config.eve, build_rng(config.source_for(3))?);

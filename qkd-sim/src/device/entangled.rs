@@ -14,7 +14,8 @@
 //! without a message. The sifted key, truncated to the block size, then goes through the same
 //! distillation [`Pipeline`] as the prepare-and-measure links.
 //!
-//! The source is a task of its own ([`run_source`]): it waits for both ends' settings of a batch,
+//! The source is a task of its own ([`run_source`]), in this process or in the middle process of a
+//! distributed link: it waits for both ends' settings of a batch,
 //! plays the pairs on the joint state vector (see [`PairSource`]), and answers each end. The
 //! link's channel model applies to Bob's half (with Eve, if any, at the source's output on Bob's
 //! side); Alice's half is ideal, so the model means the same as on a prepare-and-measure link.
@@ -27,7 +28,8 @@ use rand_chacha::ChaCha20Rng;
 use serde::{Deserialize, Serialize};
 
 use super::engine::pipeline_failure;
-use super::port::QuantumPort;
+use super::port::MEMORY_PORT_CAPACITY;
+use super::port::{MemoryPort, QuantumPort, WirePort};
 use super::worker::{BlockFailure, BlockProduct, EndEngine, LinkBlockChannel};
 use crate::SimError;
 use crate::protocol::entangled::{
@@ -67,6 +69,86 @@ impl EntangledProtocol {
 /// Batches one block may run before the end gives up (a channel that loses almost everything).
 const MAX_BATCHES_PER_BLOCK: usize = 4096;
 
+/// An end's connection to the pair source: its settings out, its detections back.
+#[async_trait]
+pub(crate) trait SourceLink: Send {
+    async fn send_settings(&mut self, frame: SettingsFrame) -> Result<(), ChannelError>;
+    async fn recv_detections(&mut self) -> Result<DetectionFrame, ChannelError>;
+}
+
+/// The source's connection to one end: that end's settings in, its detections out.
+#[async_trait]
+pub(crate) trait PartyLink: Send {
+    async fn recv_settings(&mut self) -> Result<SettingsFrame, ChannelError>;
+    async fn send_detections(&mut self, frame: DetectionFrame) -> Result<(), ChannelError>;
+}
+
+/// One direction of in-process queues each way.
+pub(crate) struct MemoryDuplex<S, R> {
+    tx: MemoryPort<S>,
+    rx: MemoryPort<R>,
+}
+
+/// Connected in-process links: (the end's side, the source's side).
+pub(crate) fn memory_source_link() -> (
+    MemoryDuplex<SettingsFrame, DetectionFrame>,
+    MemoryDuplex<DetectionFrame, SettingsFrame>,
+) {
+    let (settings_tx, settings_rx) = MemoryPort::pair(MEMORY_PORT_CAPACITY);
+    let (detections_tx, detections_rx) = MemoryPort::pair(MEMORY_PORT_CAPACITY);
+    (
+        MemoryDuplex {
+            tx: settings_tx,
+            rx: detections_rx,
+        },
+        MemoryDuplex {
+            tx: detections_tx,
+            rx: settings_rx,
+        },
+    )
+}
+
+#[async_trait]
+impl SourceLink for MemoryDuplex<SettingsFrame, DetectionFrame> {
+    async fn send_settings(&mut self, frame: SettingsFrame) -> Result<(), ChannelError> {
+        self.tx.send_frame(frame).await
+    }
+    async fn recv_detections(&mut self) -> Result<DetectionFrame, ChannelError> {
+        self.rx.recv_frame().await
+    }
+}
+
+#[async_trait]
+impl PartyLink for MemoryDuplex<DetectionFrame, SettingsFrame> {
+    async fn recv_settings(&mut self) -> Result<SettingsFrame, ChannelError> {
+        self.rx.recv_frame().await
+    }
+    async fn send_detections(&mut self, frame: DetectionFrame) -> Result<(), ChannelError> {
+        self.tx.send_frame(frame).await
+    }
+}
+
+/// Over a framed connection (TCP to or from the middle process), both directions share it.
+#[async_trait]
+impl<C: ClassicalChannel> SourceLink for WirePort<C> {
+    async fn send_settings(&mut self, frame: SettingsFrame) -> Result<(), ChannelError> {
+        QuantumPort::<SettingsFrame>::send_frame(self, frame).await
+    }
+    async fn recv_detections(&mut self) -> Result<DetectionFrame, ChannelError> {
+        QuantumPort::<DetectionFrame>::recv_frame(self).await
+    }
+}
+
+#[async_trait]
+impl<C: ClassicalChannel> PartyLink for WirePort<C> {
+    async fn recv_settings(&mut self) -> Result<SettingsFrame, ChannelError> {
+        QuantumPort::<SettingsFrame>::recv_frame(self).await
+    }
+    async fn send_detections(&mut self, frame: DetectionFrame) -> Result<(), ChannelError> {
+        QuantumPort::<DetectionFrame>::send_frame(self, frame).await
+    }
+}
+
 /// One end of an entanglement-based link.
 pub(crate) struct EntangledEnd {
     role: Role,
@@ -76,8 +158,7 @@ pub(crate) struct EntangledEnd {
     max_batch_pairs: usize,
     next_batch: u64,
     pipeline: Pipeline,
-    to_source: Box<dyn QuantumPort<SettingsFrame>>,
-    from_source: Box<dyn QuantumPort<DetectionFrame>>,
+    source: Box<dyn SourceLink>,
     rng: Box<dyn Rng + Send>,
 }
 
@@ -94,8 +175,7 @@ impl EntangledEnd {
     pub(crate) fn new(
         role: Role,
         config: EntangledEndConfig,
-        to_source: Box<dyn QuantumPort<SettingsFrame>>,
-        from_source: Box<dyn QuantumPort<DetectionFrame>>,
+        source: Box<dyn SourceLink>,
         rng: Box<dyn Rng + Send>,
     ) -> Result<Self, DeviceError> {
         let pipeline_role = match role {
@@ -112,8 +192,7 @@ impl EntangledEnd {
             max_batch_pairs: config.max_batch_pairs.max(64),
             next_batch: 0,
             pipeline,
-            to_source,
-            from_source,
+            source,
             rng,
         })
     }
@@ -145,8 +224,8 @@ impl EntangledEnd {
         let settings = party
             .poll_settings()
             .ok_or_else(|| engine_fault(SimError::Protocol("no settings to send".into())))?;
-        self.to_source.send_frame(settings).await?;
-        let detections = self.from_source.recv_frame().await?;
+        self.source.send_settings(settings).await?;
+        let detections = self.source.recv_detections().await?;
         party.handle_detections(&detections).map_err(engine_fault)?;
         loop {
             while let Some(msg) = party.poll_classical() {
@@ -240,32 +319,45 @@ impl EndEngine for EntangledEnd {
     }
 }
 
-/// The pair source task: for every batch, waits for both ends' settings, plays the pairs and
-/// answers each end with its detections. Ends when an end goes away or sends something invalid
-/// (the ends then see their quantum port closed and fail the link).
+/// The pair source: for every batch, waits for both ends' settings, plays the pairs and answers
+/// each end with its detections. Returns the batches served and why it stopped: an end went away
+/// ([`ChannelError::Closed`]) or sent something invalid (the ends then see their connection
+/// closed and fail the link).
 pub(crate) async fn run_source<R: Rng + Send>(
     mut source: PairSource<R>,
-    mut from_alice: Box<dyn QuantumPort<SettingsFrame>>,
-    mut from_bob: Box<dyn QuantumPort<SettingsFrame>>,
-    mut to_alice: Box<dyn QuantumPort<DetectionFrame>>,
-    mut to_bob: Box<dyn QuantumPort<DetectionFrame>>,
-) {
+    mut alice: Box<dyn PartyLink>,
+    mut bob: Box<dyn PartyLink>,
+) -> (u64, ChannelError) {
+    let mut batches = 0;
     loop {
-        let (a, b) = tokio::join!(from_alice.recv_frame(), from_bob.recv_frame());
-        let (Ok(a), Ok(b)) = (a, b) else { return };
-        if source.handle_settings(a).is_err() || source.handle_settings(b).is_err() {
-            return;
+        let (a, b) = tokio::join!(alice.recv_settings(), bob.recv_settings());
+        let (a, b) = match (a, b) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => return (batches, e),
+        };
+        if a.party != Role::Alice || b.party != Role::Bob {
+            return (
+                batches,
+                ChannelError::Malformed("a settings frame names the wrong party".into()),
+            );
+        }
+        if let Err(e) = source
+            .handle_settings(a)
+            .and_then(|()| source.handle_settings(b))
+        {
+            return (batches, ChannelError::Malformed(e.to_string()));
         }
         // Eve's record of the batch is not needed by the link: drop it so it never grows.
         drop(source.take_eve_record());
         while let Some(frame) = source.poll_detections() {
             let sent = match frame.party {
-                Role::Alice => to_alice.send_frame(frame).await,
-                Role::Bob => to_bob.send_frame(frame).await,
+                Role::Alice => alice.send_detections(frame).await,
+                Role::Bob => bob.send_detections(frame).await,
             };
-            if sent.is_err() {
-                return;
+            if let Err(e) = sent {
+                return (batches, e);
             }
         }
+        batches += 1;
     }
 }

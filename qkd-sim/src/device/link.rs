@@ -10,15 +10,15 @@ use zeroize::Zeroizing;
 
 use super::config::{AuthPair, AuthScope, LinkConfig};
 use super::engine::{ChannelStage, PmEnd};
-use super::entangled::{EntangledEnd, EntangledEndConfig, EntangledProtocol, run_source};
+use super::entangled::{
+    EntangledEnd, EntangledEndConfig, EntangledProtocol, SourceLink, memory_source_link, run_source,
+};
 use super::handle::SimulatedDevice;
 use super::port::{MEMORY_PORT_CAPACITY, MemoryPort, QuantumPort, TransformingPort};
 use super::worker::{EndEngine, LinkChannel, Worker};
 use crate::channel::QuantumChannel;
 use crate::protocol::QuantumFrame;
-use crate::protocol::entangled::{
-    BellState, DetectionFrame, PairSource, SettingsFrame, SourceConfig,
-};
+use crate::protocol::entangled::{BellState, PairSource, SourceConfig};
 use crate::qrng::RandomSource;
 
 /// Builds both ends of a simulated QKD link in this process.
@@ -99,64 +99,64 @@ fn start_entangled(
     (ca, cb): (MemoryChannel, MemoryChannel),
     (auth_a, auth_b): AuthPair,
 ) -> Result<(SimulatedDevice, SimulatedDevice), DeviceError> {
+    let source = pair_source(config)?;
+    let (alice_link, source_alice) = memory_source_link();
+    let (bob_link, source_bob) = memory_source_link();
+    let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+        DeviceError::InvalidConfig(
+            "a simulated device must be started inside a Tokio runtime".into(),
+        )
+    })?;
+    let alice_engine = entangled_end(Role::Alice, config, protocol, Box::new(alice_link))?;
+    let bob_engine = entangled_end(Role::Bob, config, protocol, Box::new(bob_link))?;
+    let alice = start_with_engine(Role::Alice, config, ca, auth_a, alice_engine)?;
+    let bob = start_with_engine(Role::Bob, config, cb, auth_b, bob_engine)?;
+    runtime.spawn(run_source(
+        source,
+        Box::new(source_alice),
+        Box::new(source_bob),
+    ));
+    Ok((alice, bob))
+}
+
+/// The pair source of an entanglement-based link: the link's channel model and Eve act on Bob's
+/// half, Alice's half is ideal; physics from stream 3 of the configured randomness, Eve from 4.
+pub(crate) fn pair_source(
+    config: &LinkConfig,
+) -> Result<PairSource<Box<dyn rand::Rng + Send>>, DeviceError> {
     let source_config = SourceConfig {
         state: BellState::default(),
         alice: QuantumChannel::ideal(),
         bob: config.channel,
         eve: config.eve,
     };
-    let source = PairSource::new(
-        source_config.clone(),
+    PairSource::new(
+        source_config,
         build_rng(config.source_for(3))?,
         build_rng(config.source_for(4))?,
     )
-    .map_err(|e| DeviceError::InvalidConfig(e.to_string()))?;
-    let (alice_settings, source_from_alice) =
-        MemoryPort::<SettingsFrame>::pair(MEMORY_PORT_CAPACITY);
-    let (bob_settings, source_from_bob) = MemoryPort::<SettingsFrame>::pair(MEMORY_PORT_CAPACITY);
-    let (source_to_alice, alice_detections) =
-        MemoryPort::<DetectionFrame>::pair(MEMORY_PORT_CAPACITY);
-    let (source_to_bob, bob_detections) = MemoryPort::<DetectionFrame>::pair(MEMORY_PORT_CAPACITY);
-    let end = |role: Role,
-               settings: MemoryPort<SettingsFrame>,
-               detections: MemoryPort<DetectionFrame>|
-     -> Result<Box<dyn EndEngine>, DeviceError> {
-        let rng = build_rng(config.source_for(match role {
-            Role::Alice => 1,
-            Role::Bob => 2,
-        }))?;
-        let end_config = EntangledEndConfig {
-            protocol,
-            state: source_config.state,
-            sifted_bits_per_block: config.sifted_bits_per_block,
-            max_batch_pairs: config.frame_qubits,
-            distill: config.distill.clone(),
-        };
-        Ok(Box::new(EntangledEnd::new(
-            role,
-            end_config,
-            Box::new(settings),
-            Box::new(detections),
-            rng,
-        )?))
+    .map_err(|e| DeviceError::InvalidConfig(e.to_string()))
+}
+
+/// The engine of one end of an entanglement-based link, talking to the source over `source`.
+pub(crate) fn entangled_end(
+    role: Role,
+    config: &LinkConfig,
+    protocol: EntangledProtocol,
+    source: Box<dyn SourceLink>,
+) -> Result<Box<dyn EndEngine>, DeviceError> {
+    let rng = build_rng(config.source_for(match role {
+        Role::Alice => 1,
+        Role::Bob => 2,
+    }))?;
+    let end_config = EntangledEndConfig {
+        protocol,
+        state: BellState::default(),
+        sifted_bits_per_block: config.sifted_bits_per_block,
+        max_batch_pairs: config.frame_qubits,
+        distill: config.distill.clone(),
     };
-    let alice_engine = end(Role::Alice, alice_settings, alice_detections)?;
-    let bob_engine = end(Role::Bob, bob_settings, bob_detections)?;
-    let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-        DeviceError::InvalidConfig(
-            "a simulated device must be started inside a Tokio runtime".into(),
-        )
-    })?;
-    let alice = start_with_engine(Role::Alice, config, ca, auth_a, alice_engine)?;
-    let bob = start_with_engine(Role::Bob, config, cb, auth_b, bob_engine)?;
-    runtime.spawn(run_source(
-        source,
-        Box::new(source_from_alice),
-        Box::new(source_from_bob),
-        Box::new(source_to_alice),
-        Box::new(source_to_bob),
-    ));
-    Ok((alice, bob))
+    Ok(Box::new(EntangledEnd::new(role, end_config, source, rng)?))
 }
 
 /// Starts one end over `classical` (authenticated here by `auth`) and `port`.
@@ -176,7 +176,7 @@ pub(crate) fn start_end<C: ClassicalChannel + 'static>(
 }
 
 /// Starts one end running `engine` over `classical`, authenticated by `auth`.
-fn start_with_engine<C: ClassicalChannel + 'static>(
+pub(crate) fn start_with_engine<C: ClassicalChannel + 'static>(
     role: Role,
     config: &LinkConfig,
     classical: C,

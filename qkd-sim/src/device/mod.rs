@@ -14,7 +14,7 @@
 //!   end-of-block marker; a key is kept only if both ends succeeded (see `block_channel`).
 //! * Each end runs a background task that produces blocks continuously into a bounded buffer.
 //! * Entanglement-based links (E91, BBM92; [`LinkConfig::entangled`]) put a pair source between the
-//!   ends instead of the channel stage (in-process only).
+//!   ends instead of the channel stage (in the middle process of a distributed link).
 
 mod block_channel;
 mod config;
