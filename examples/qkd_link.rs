@@ -53,7 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &bar,
         format!(
             "{:>5} {:>10} {:>10} {:>8} {:>10} {:>10} {:>9} {:>9}",
-            "block", "raw", "sifted", "QBER", "disclosed", "final", "auth bits", "ms"
+            "block", "raw", "sifted", "QBER", "disclosed", "final", "auth used", "ms"
         ),
     );
     let started = Instant::now();
@@ -106,7 +106,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         final_bits as f64 / secs / 1e6
     );
     println!(
-        "both ends agree on every key; {} bits diverted to re-key AES-GCM; last QBER {:.3}%",
+        "both ends agree on every key; {} bits of it diverted to refill the AES-GCM key pool \
+         (\"auth used\": pool bits the block consumed); last QBER {:.3}%",
         counters.auth_bits_diverted,
         status.last_qber.unwrap_or(0.0) * 100.0
     );
