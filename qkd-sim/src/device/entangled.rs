@@ -14,6 +14,11 @@
 //! without a message. The sifted key, truncated to the block size, then goes through the same
 //! distillation [`Pipeline`] as the prepare-and-measure links.
 //!
+//! E91 also checks its Bell test before distilling: the block's CHSH value `S` (from all its
+//! batches' test rounds) must violate the classical bound with confidence, `|S| - 5 sigma > 2`
+//! (`sigma` its standard error), or the block is abandoned. An intercept-resend Eve brings `|S|`
+//! down to about `sqrt 2`; the quantum value is `2 sqrt 2`, and `2 sqrt 2 (1 - 2Q)` with noise.
+//!
 //! The source is a task of its own ([`run_source`]), in this process or in the middle process of a
 //! distributed link: it waits for both ends' settings of a batch,
 //! plays the pairs on the joint state vector (see [`PairSource`]), and answers each end. The
@@ -27,13 +32,16 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde::{Deserialize, Serialize};
 
+use super::block_channel::AbortReason;
 use super::engine::pipeline_failure;
 use super::port::MEMORY_PORT_CAPACITY;
 use super::port::{MemoryPort, QuantumPort, WirePort};
 use super::worker::{BlockFailure, BlockProduct, EndEngine, LinkBlockChannel};
 use crate::SimError;
+use crate::protocol::e91::Chsh;
 use crate::protocol::entangled::{
-    BellState, DetectionFrame, EntangledMsg, EntangledParty, PairSource, Scheme, SettingsFrame,
+    BellState, Correlations, DetectionFrame, EntangledMsg, EntangledParty, PairSource, PartyResult,
+    Scheme, SettingsFrame,
 };
 use crate::protocol::{bbm92, e91};
 
@@ -152,6 +160,7 @@ impl<C: ClassicalChannel> PartyLink for WirePort<C> {
 /// One end of an entanglement-based link.
 pub(crate) struct EntangledEnd {
     role: Role,
+    protocol: EntangledProtocol,
     scheme: Scheme,
     state: BellState,
     target: usize,
@@ -186,6 +195,7 @@ impl EntangledEnd {
             .map_err(|e| DeviceError::InvalidConfig(e.to_string()))?;
         Ok(Self {
             role,
+            protocol: config.protocol,
             scheme: config.protocol.scheme(),
             state: config.state,
             target: config.sifted_bits_per_block,
@@ -210,7 +220,7 @@ impl EntangledEnd {
         &mut self,
         pairs: usize,
         classical: &mut LinkBlockChannel<'_>,
-    ) -> Result<BitString, BlockFailure> {
+    ) -> Result<PartyResult, BlockFailure> {
         let mut party = EntangledParty::new(
             self.role,
             self.scheme.clone(),
@@ -237,10 +247,26 @@ impl EntangledEnd {
             let msg = decode(&classical.recv().await?)?;
             party.handle_classical(msg).map_err(engine_fault)?;
         }
-        let result = party
+        party
             .result()
-            .ok_or_else(|| engine_fault(SimError::Protocol("batch did not finish".into())))?;
-        Ok(result.sifted_key)
+            .ok_or_else(|| engine_fault(SimError::Protocol("batch did not finish".into())))
+    }
+
+    /// E91's Bell test over the block's test rounds (see the module docs); other schemes pass.
+    fn bell_test(&self, tallies: &Correlations) -> Result<(), BlockFailure> {
+        if self.protocol != EntangledProtocol::E91 {
+            return Ok(());
+        }
+        let verdict = match Chsh::from_correlations(tallies) {
+            Ok(chsh) if chsh.s.abs() - 5.0 * chsh.std_error > e91::CLASSICAL_BOUND => return Ok(()),
+            Ok(chsh) => format!(
+                "CHSH |S| = {:.3} +- {:.3} does not violate the classical bound 2 with confidence",
+                chsh.s.abs(),
+                chsh.std_error
+            ),
+            Err(e) => format!("CHSH test: {e}"),
+        };
+        Err(BlockFailure::Abort(AbortReason::PostProcessing(verdict)))
     }
 }
 
@@ -279,14 +305,16 @@ impl EndEngine for EntangledEnd {
     ) -> Result<BlockProduct, BlockFailure> {
         let mut sifted = BitString::zeros(0);
         let mut pairs_sent = 0u64;
+        let mut tallies = Correlations::new(self.scheme.alice().len(), self.scheme.bob().len());
         for _ in 0..MAX_BATCHES_PER_BLOCK {
             if sifted.len() >= self.target {
                 break;
             }
             let pairs = self.batch_pairs(self.target - sifted.len());
-            let key = self.batch(pairs, classical).await?;
+            let result = self.batch(pairs, classical).await?;
             pairs_sent += pairs as u64;
-            append(&mut sifted, &key);
+            append(&mut sifted, &result.sifted_key);
+            tallies.merge(&result.correlations).map_err(engine_fault)?;
         }
         if sifted.len() < self.target {
             return Err(BlockFailure::Fatal(DeviceError::Hardware(format!(
@@ -296,6 +324,7 @@ impl EndEngine for EntangledEnd {
                 self.target
             ))));
         }
+        self.bell_test(&tallies)?;
         let sifted = sifted.slice(0, self.target);
         let mut seed = [0u8; 32];
         self.rng.fill_bytes(&mut seed);

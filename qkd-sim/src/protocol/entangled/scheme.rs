@@ -242,6 +242,24 @@ impl Correlations {
         (n > 0).then(|| (2.0 * self.equal(a, b) as f64 - n as f64) / n as f64)
     }
 
+    /// Adds the tallies of `other` (for example another batch of the same scheme). Errors, changing
+    /// nothing, if the tables have different shapes.
+    pub fn merge(&mut self, other: &Correlations) -> Result<(), SimError> {
+        if other.bob_settings != self.bob_settings || other.rounds.len() != self.rounds.len() {
+            return Err(SimError::InvalidParameter {
+                name: "correlations",
+                reason: "tallies of different schemes cannot be merged".into(),
+            });
+        }
+        for (mine, theirs) in self.rounds.iter_mut().zip(&other.rounds) {
+            *mine += theirs;
+        }
+        for (mine, theirs) in self.equal.iter_mut().zip(&other.equal) {
+            *mine += theirs;
+        }
+        Ok(())
+    }
+
     /// Total number of recorded rounds.
     pub fn total(&self) -> u64 {
         self.rounds.iter().sum()

@@ -677,3 +677,20 @@ mod props {
         }
     }
 }
+
+#[test]
+fn correlations_merge_adds_tallies_and_refuses_other_shapes() {
+    let mut a = Correlations::new(3, 3);
+    a.record(0, 2, true, true);
+    a.record(0, 2, true, false);
+    let mut b = Correlations::new(3, 3);
+    b.record(0, 2, false, false);
+    b.record(2, 0, true, true);
+    a.merge(&b).unwrap();
+    assert_eq!((a.rounds(0, 2), a.equal(0, 2)), (3, 2));
+    assert_eq!((a.rounds(2, 0), a.equal(2, 0)), (1, 1));
+    assert_eq!(a.total(), 4);
+    let before = a.clone();
+    assert!(a.merge(&Correlations::new(2, 2)).is_err());
+    assert_eq!(a, before);
+}
