@@ -1,6 +1,7 @@
 //! Distributed link with real processes on loopback: Bob, the middle process and Alice as three
-//! `qkd-sim-node` processes. The middle process is killed mid-run: both ends must report the
-//! failure, and every key either end delivered must be complete and equal to the peer's.
+//! `qkd-sim-node` processes (for BB84 the middle applies the channel model and Eve; for E91 it is
+//! the pair source). The middle process is killed mid-run: both ends must report the failure,
+//! and every key either end delivered must be complete and equal to the peer's.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -86,6 +87,16 @@ fn temp(name: &str) -> PathBuf {
 
 #[test]
 fn killing_the_middle_process_fails_both_ends_without_partial_keys() {
+    kill_the_middle_mid_run("bb84");
+}
+
+#[test]
+fn killing_the_pair_source_fails_both_e91_ends_without_partial_keys() {
+    kill_the_middle_mid_run("e91");
+}
+
+fn kill_the_middle_mid_run(protocol: &str) {
+    let temp = |name: &str| temp(&format!("{protocol}-{name}"));
     let psk = temp("psk");
     std::fs::write(&psk, [0x5a; 256]).unwrap(); // AES-GCM bootstrap: 8 keys of 32 bytes
     let (alice_keys, bob_keys) = (temp("alice.keys"), temp("bob.keys"));
@@ -93,6 +104,7 @@ fn killing_the_middle_process_fails_both_ends_without_partial_keys() {
     let _ = std::fs::remove_file(&bob_keys);
     let common = |keys: &Path| {
         vec![
+            format!("--protocol={protocol}"),
             "--sifted-bits=65536".to_string(),
             "--depolarizing=0.02".to_string(),
             "--auth=aes-gcm".to_string(),
