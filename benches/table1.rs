@@ -94,6 +94,18 @@ fn table1(c: &mut Criterion) {
             transcript,
             qrng,
         ),
+        (
+            "sphincs_slh_dsa_sha2_transcript",
+            AuthConfig::SlhDsaSha2,
+            transcript,
+            RandomSource::Csprng,
+        ),
+        (
+            "qrng_sphincs_slh_dsa_sha2_transcript",
+            AuthConfig::SlhDsaSha2,
+            transcript,
+            qrng,
+        ),
     ] {
         let config = table1_config(auth, scope, randomness);
         // Checked once, inside the first timed iteration's setup, so a filtered run does not

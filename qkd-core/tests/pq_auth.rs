@@ -4,7 +4,7 @@
 use qkd_core::auth::ml_dsa::{self, MlDsa, MlDsa44, MlDsa65};
 use qkd_core::auth::signature::SignatureScheme;
 use qkd_core::auth::slh_dsa::{self, SlhDsaShake128f};
-use qkd_core::auth::{ChannelAuth, MlDsa44Auth, MlDsa65Auth, SlhDsaAuth};
+use qkd_core::auth::{ChannelAuth, MlDsa44Auth, MlDsa65Auth, SlhDsaAuth, SlhDsaSha2Auth};
 use qkd_core::channel::{AuthenticatedChannel, TcpChannel};
 use qkd_core::conformance::auth::{self as auth_checks, AuthSuiteOptions, run_auth_suite};
 use qkd_core::{AuthError, Role, SecretKey};
@@ -47,6 +47,27 @@ fn slh_dsa_passes_the_security_checks() {
     auth_checks::truncation_rejected(pair(), options);
     auth_checks::replay_rejected(pair());
     auth_checks::reflection_rejected(pair());
+}
+
+/// SLH-DSA-SHA2-128f shares everything with SHAKE-128f but the hash: the same security checks,
+/// with small budgets (about 10 ms per signature), and frames never cross parameter sets.
+#[test]
+fn slh_dsa_sha2_passes_the_security_checks_and_frames_do_not_cross_hashes() {
+    let mut rng = ChaCha20Rng::seed_from_u64(256);
+    let options = AuthSuiteOptions {
+        flip_budget: 64,
+        cut_budget: 16,
+    };
+    auth_checks::every_bit_flip_rejected(SlhDsaSha2Auth::generate_pair(&mut rng), options);
+    auth_checks::truncation_rejected(SlhDsaSha2Auth::generate_pair(&mut rng), options);
+    auth_checks::replay_rejected(SlhDsaSha2Auth::generate_pair(&mut rng));
+    auth_checks::reflection_rejected(SlhDsaSha2Auth::generate_pair(&mut rng));
+    let (mut sha2, _) = SlhDsaSha2Auth::generate_pair(&mut rng);
+    assert_eq!(sha2.seal(b"").unwrap().len(), 8 + 17_088);
+    // A SHA2 frame under a SHAKE receiver (even with the same seed) is refused.
+    let frame = sha2.seal(b"x").unwrap();
+    let (_, mut shake) = SlhDsaAuth::generate_pair(&mut ChaCha20Rng::seed_from_u64(256));
+    assert!(shake.open(&frame).is_err());
 }
 
 #[test]

@@ -10,7 +10,7 @@
 //! | [`NoAuth`] | none (baselines only) | none | 0 |
 //! | [`AesGcmAuth`] | computational (AES-256), keys rotated from QKD key | 256 bits per rotation | 30 B |
 //! | [`WegmanCarterAuth`] | information-theoretic, ε = (⌈n/16⌉+2)/2^128 per forgery attempt | 128 bits per frame | 26 B |
-//! | `SlhDsaAuth` (feature `pq-auth`) | post-quantum signature (FIPS 205, SHAKE-128f) | none | 17 096 B |
+//! | `SlhDsaAuth`, `SlhDsaSha2Auth` (feature `pq-auth`) | post-quantum signature (FIPS 205, SHAKE-128f or SHA2-128f) | none | 17 096 B |
 //! | `MlDsa44Auth`, `MlDsa65Auth` (feature `pq-auth`) | post-quantum signature (FIPS 204) | none | 2 428 B / 3 317 B |
 //!
 //! All of them pass the `conformance::auth` suite (feature `conformance`).
@@ -35,7 +35,7 @@ pub use aes_gcm::{AesGcmAuth, AesGcmPolicy};
 pub use ml_dsa::{MlDsa44Auth, MlDsa65Auth};
 pub use signature::{SignatureAuth, SignatureScheme};
 #[cfg(feature = "pq-auth")]
-pub use slh_dsa::SlhDsaAuth;
+pub use slh_dsa::{SlhDsaAuth, SlhDsaSha2Auth};
 pub use wegman_carter::{WegmanCarterAuth, WegmanCarterPolicy};
 
 use crate::error::AuthError;

@@ -35,6 +35,10 @@ pub enum AuthConfig {
     /// with the peer's public key; no shared secret is consumed. In-process links only (the
     /// public keys are exchanged out of band by [`SimulatedLink`](super::SimulatedLink)).
     SlhDsa,
+    /// SLH-DSA-SHA2-128f signatures (FIPS 205 over SHA-256: the same construction and sizes as
+    /// [`SlhDsa`](Self::SlhDsa), about 11x faster here with the CPU's SHA extensions; feature
+    /// `pq-auth`), set up like [`SlhDsa`](Self::SlhDsa).
+    SlhDsaSha2,
     /// ML-DSA-44 signatures (FIPS 204, a faster post-quantum option; feature `pq-auth`), set up
     /// like [`SlhDsa`](Self::SlhDsa).
     MlDsa,
@@ -92,6 +96,7 @@ impl AuthConfig {
             AuthConfig::AesGcm { .. } => "aes-256-gcm",
             AuthConfig::WegmanCarter => "wegman-carter",
             AuthConfig::SlhDsa => "slh-dsa-shake-128f",
+            AuthConfig::SlhDsaSha2 => "slh-dsa-sha2-128f",
             AuthConfig::MlDsa => "ml-dsa-44",
         }
     }
@@ -99,7 +104,7 @@ impl AuthConfig {
     /// Bytes of pre-shared secret both ends need before the first block.
     pub fn bootstrap_bytes(&self) -> usize {
         match self {
-            AuthConfig::None | AuthConfig::SlhDsa | AuthConfig::MlDsa => 0,
+            AuthConfig::None | AuthConfig::SlhDsa | AuthConfig::SlhDsaSha2 | AuthConfig::MlDsa => 0,
             AuthConfig::AesGcm { .. } => 32 * AES_GCM_BOOTSTRAP_KEYS,
             AuthConfig::WegmanCarter => 16 + 32 * WEGMAN_CARTER_BOOTSTRAP_PADS,
         }
@@ -108,7 +113,10 @@ impl AuthConfig {
     /// Whether the backend authenticates with per-end key pairs (signatures) rather than a
     /// pre-shared secret.
     pub fn uses_key_pairs(&self) -> bool {
-        matches!(self, AuthConfig::SlhDsa | AuthConfig::MlDsa)
+        matches!(
+            self,
+            AuthConfig::SlhDsa | AuthConfig::SlhDsaSha2 | AuthConfig::MlDsa
+        )
     }
 
     /// Builds the backends of both ends (Alice, Bob) of an in-process link: from the pre-shared
@@ -120,7 +128,9 @@ impl AuthConfig {
         rng: &mut R,
     ) -> Result<AuthPair, DeviceError> {
         match self {
-            AuthConfig::SlhDsa | AuthConfig::MlDsa => signature_pair(*self, rng),
+            AuthConfig::SlhDsa | AuthConfig::SlhDsaSha2 | AuthConfig::MlDsa => {
+                signature_pair(*self, rng)
+            }
             _ => Ok((
                 self.build(Role::Alice, bootstrap.clone())?,
                 self.build(Role::Bob, bootstrap)?,
@@ -160,7 +170,7 @@ impl AuthConfig {
                 bootstrap,
                 wegman_carter_policy(),
             )?),
-            AuthConfig::SlhDsa | AuthConfig::MlDsa => {
+            AuthConfig::SlhDsa | AuthConfig::SlhDsaSha2 | AuthConfig::MlDsa => {
                 return Err(DeviceError::InvalidConfig(format!(
                     "{} needs key pairs exchanged out of band; it is available on in-process \
                      links only",
@@ -177,10 +187,14 @@ fn signature_pair<R: CryptoRng + ?Sized>(
     auth: AuthConfig,
     rng: &mut R,
 ) -> Result<AuthPair, DeviceError> {
-    use qkd_core::auth::{MlDsa44Auth, SlhDsaAuth};
+    use qkd_core::auth::{MlDsa44Auth, SlhDsaAuth, SlhDsaSha2Auth};
     Ok(match auth {
         AuthConfig::SlhDsa => {
             let (a, b) = SlhDsaAuth::generate_pair(rng);
+            (Box::new(a), Box::new(b))
+        }
+        AuthConfig::SlhDsaSha2 => {
+            let (a, b) = SlhDsaSha2Auth::generate_pair(rng);
             (Box::new(a), Box::new(b))
         }
         AuthConfig::MlDsa => {
