@@ -154,7 +154,11 @@ async fn signature_backends_authenticate_without_consuming_key() {
 #[cfg(feature = "pq-auth")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transcript_scope_signs_once_per_block() {
-    for auth in [AuthConfig::MlDsa, AuthConfig::SlhDsaSha2, AuthConfig::SlhDsa] {
+    for auth in [
+        AuthConfig::MlDsa,
+        AuthConfig::SlhDsaSha2,
+        AuthConfig::SlhDsa,
+    ] {
         let mut config = LinkConfig::bb84(1 << 14, 0.04);
         config.randomness = RandomSource::Seeded(22);
         config.auth = auth;
@@ -177,7 +181,11 @@ async fn transcript_scope_signs_once_per_block() {
 #[cfg(feature = "pq-auth")]
 #[test]
 fn signature_backends_cannot_be_built_from_a_bootstrap_secret() {
-    for auth in [AuthConfig::SlhDsa, AuthConfig::SlhDsaSha2, AuthConfig::MlDsa] {
+    for auth in [
+        AuthConfig::SlhDsa,
+        AuthConfig::SlhDsaSha2,
+        AuthConfig::MlDsa,
+    ] {
         let built = auth.build(
             qkd_core::Role::Alice,
             qkd_core::SecretKey::from_vec(Vec::new()),
