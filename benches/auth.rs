@@ -10,7 +10,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use qkd_core::SecretKey;
 use qkd_core::auth::{
     AesGcmAuth, AesGcmPolicy, ChannelAuth, MlDsa44Auth, MlDsa65Auth, NoAuth, SlhDsaAuth,
-    WegmanCarterAuth, WegmanCarterPolicy,
+    SlhDsaSha2Auth, WegmanCarterAuth, WegmanCarterPolicy,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -93,6 +93,12 @@ fn bench_seal_open(c: &mut Criterion) {
         let (mut a, mut b) = SlhDsaAuth::generate_pair(&mut rng);
         group.bench_with_input(
             BenchmarkId::new("slh-dsa-shake-128f", size),
+            &msg,
+            |bench, msg| bench.iter(|| round(&mut a, &mut b, msg, &none)),
+        );
+        let (mut a, mut b) = SlhDsaSha2Auth::generate_pair(&mut rng);
+        group.bench_with_input(
+            BenchmarkId::new("slh-dsa-sha2-128f", size),
             &msg,
             |bench, msg| bench.iter(|| round(&mut a, &mut b, msg, &none)),
         );

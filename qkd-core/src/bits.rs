@@ -164,6 +164,53 @@ impl BitString {
         }
     }
 
+    /// An empty string with room for `bits` bits, so that appending up to that many never
+    /// reallocates (a reallocation would leave a copy of the bits in freed memory).
+    pub fn with_capacity(bits: usize) -> Self {
+        Self {
+            words: Vec::with_capacity(bits.div_ceil(64)),
+            len: 0,
+        }
+    }
+
+    /// Appends bits `start..end` of `src`, up to 64 at a time. When the storage must grow, the
+    /// old storage is zeroized before it is freed. Panics if the range is out of bounds.
+    pub fn extend_from_range(&mut self, src: &BitString, start: usize, end: usize) {
+        assert!(
+            start <= end && end <= src.len,
+            "range {start}..{end} out of {}",
+            src.len
+        );
+        let needed = (self.len + (end - start)).div_ceil(64);
+        if needed > self.words.capacity() {
+            let mut grown = Vec::with_capacity(needed.max(2 * self.words.capacity()));
+            grown.extend_from_slice(&self.words);
+            self.words.zeroize();
+            self.words = grown;
+        }
+        let mut i = start;
+        while i < end {
+            let n = (end - i).min(64);
+            let (w, b) = (i / 64, i % 64);
+            let mut v = src.words[w] >> b;
+            if b != 0 && b + n > 64 {
+                v |= src.words[w + 1] << (64 - b);
+            }
+            if n < 64 {
+                v &= (1u64 << n) - 1;
+            }
+            let at = self.len;
+            self.len += n;
+            self.words.resize(self.len.div_ceil(64), 0);
+            let (dw, db) = (at / 64, at % 64);
+            self.words[dw] |= v << db;
+            if db != 0 && db + n > 64 {
+                self.words[dw + 1] |= v >> (64 - db);
+            }
+            i += n;
+        }
+    }
+
     /// Number of one bits.
     pub fn count_ones(&self) -> usize {
         self.words.iter().map(|w| w.count_ones() as usize).sum()
@@ -261,6 +308,32 @@ mod tests {
             c.push(i % 3 == 0);
         }
         assert_eq!(c.count_ones(), 67);
+    }
+
+    proptest::proptest! {
+        /// Appending ranges equals appending their bits one by one, at any alignment.
+        #[test]
+        fn extend_from_range_matches_push(
+            bools in proptest::collection::vec(proptest::bool::ANY, 0..300),
+            prefix in 0usize..140,
+            cuts in proptest::collection::vec((0usize..300, 0usize..300), 0..6),
+        ) {
+            let src = BitString::from_bools(&bools);
+            let mut fast = BitString::with_capacity(8);
+            let mut slow = BitString::default();
+            for i in 0..prefix {
+                fast.push(i % 3 == 1);
+                slow.push(i % 3 == 1);
+            }
+            for (a, b) in cuts {
+                let (start, end) = (a.min(b).min(src.len()), a.max(b).min(src.len()));
+                fast.extend_from_range(&src, start, end);
+                for i in start..end {
+                    slow.push(src.get(i));
+                }
+            }
+            proptest::prop_assert_eq!(fast, slow);
+        }
     }
 
     #[test]

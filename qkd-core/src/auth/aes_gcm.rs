@@ -46,7 +46,7 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use zeroize::Zeroizing;
 
-use super::{AuthUsage, ChannelAuth};
+use super::{AuthUsage, ChannelAuth, sender_byte};
 use crate::device::Role;
 use crate::error::AuthError;
 use crate::key::SecretKey;
@@ -148,13 +148,6 @@ impl fmt::Debug for AesGcmAuth {
             .field("keys_provisioned", &self.next_id)
             .field("usage", &self.usage)
             .finish_non_exhaustive()
-    }
-}
-
-fn sender_byte(role: Role) -> u8 {
-    match role {
-        Role::Alice => 0x01,
-        Role::Bob => 0x02,
     }
 }
 

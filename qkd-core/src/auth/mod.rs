@@ -41,6 +41,15 @@ pub use wegman_carter::{WegmanCarterAuth, WegmanCarterPolicy};
 use crate::error::AuthError;
 use crate::key::SecretKey;
 
+/// The byte that names the sending end in authenticated data (nonces, signed headers), so a frame
+/// can never be reflected back to its sender as the peer's.
+pub(crate) fn sender_byte(role: crate::device::Role) -> u8 {
+    match role {
+        crate::device::Role::Alice => 0x01,
+        crate::device::Role::Bob => 0x02,
+    }
+}
+
 /// Counters every backend reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthUsage {

@@ -17,7 +17,7 @@ use std::fmt;
 
 use rand_core::CryptoRng;
 
-use super::{AuthUsage, ChannelAuth};
+use super::{AuthUsage, ChannelAuth, sender_byte};
 use crate::device::Role;
 use crate::error::AuthError;
 
@@ -74,13 +74,6 @@ impl<S: SignatureScheme> fmt::Debug for SignatureAuth<S> {
             .field("recv_seq", &self.recv_seq)
             .field("usage", &self.usage)
             .finish_non_exhaustive()
-    }
-}
-
-fn sender_byte(role: Role) -> u8 {
-    match role {
-        Role::Alice => 0x01,
-        Role::Bob => 0x02,
     }
 }
 

@@ -43,7 +43,7 @@ use ghash::universal_hash::UniversalHash;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use super::{AuthUsage, ChannelAuth};
+use super::{AuthUsage, ChannelAuth, sender_byte};
 use crate::device::Role;
 use crate::error::AuthError;
 use crate::key::SecretKey;
@@ -128,13 +128,6 @@ impl fmt::Debug for WegmanCarterAuth {
             .field("recv_pads", &self.recv_pads.len())
             .field("usage", &self.usage)
             .finish_non_exhaustive()
-    }
-}
-
-fn sender_byte(role: Role) -> u8 {
-    match role {
-        Role::Alice => 0x01,
-        Role::Bob => 0x02,
     }
 }
 

@@ -129,10 +129,8 @@ impl Sample {
     /// Errors: [`DistillError::LengthMismatch`] if `key` is not [`key_len`](Self::key_len) long.
     pub fn remove_from(&self, key: &BitString) -> Result<BitString, DistillError> {
         self.check_len(key)?;
-        let mut out = BitString::zeros(self.key_len - self.positions.len());
-        // Copy the runs between consecutive sample positions, up to 64 bits at a time.
-        let (src, dst) = (key.words(), out.words_mut());
-        let mut j = 0;
+        let mut out = BitString::with_capacity(self.key_len - self.positions.len());
+        // Copy the runs between consecutive sample positions, a word at a time.
         let mut from = 0;
         for end in self
             .positions
@@ -140,13 +138,7 @@ impl Sample {
             .copied()
             .chain(std::iter::once(self.key_len))
         {
-            let mut i = from;
-            while i < end {
-                let n = (end - i).min(64);
-                put_bits(dst, j, read_bits(src, i, n), n);
-                i += n;
-                j += n;
-            }
+            out.extend_from_range(key, from, end);
             from = end + 1;
         }
         Ok(out)
@@ -160,25 +152,6 @@ impl Sample {
             });
         }
         Ok(())
-    }
-}
-
-/// The `n <= 64` bits of `words` from bit `at` on, as the low bits of a word.
-fn read_bits(words: &[u64], at: usize, n: usize) -> u64 {
-    let (w, b) = (at / 64, at % 64);
-    let mut v = words[w] >> b;
-    if b != 0 && b + n > 64 {
-        v |= words[w + 1] << (64 - b);
-    }
-    if n < 64 { v & ((1u64 << n) - 1) } else { v }
-}
-
-/// ORs the low `n <= 64` bits of `v` into `words` from bit `at` on (the target bits are zero).
-fn put_bits(words: &mut [u64], at: usize, v: u64, n: usize) {
-    let (w, b) = (at / 64, at % 64);
-    words[w] |= v << b;
-    if b != 0 && b + n > 64 {
-        words[w + 1] |= v >> (64 - b);
     }
 }
 

@@ -36,7 +36,7 @@ pub enum AuthConfig {
     /// public keys are exchanged out of band by [`SimulatedLink`](super::SimulatedLink)).
     SlhDsa,
     /// SLH-DSA-SHA2-128f signatures (FIPS 205 over SHA-256: the same construction and sizes as
-    /// [`SlhDsa`](Self::SlhDsa), about 11x faster here with the CPU's SHA extensions; feature
+    /// [`SlhDsa`](Self::SlhDsa), about 15x faster here with the CPU's SHA extensions; feature
     /// `pq-auth`), set up like [`SlhDsa`](Self::SlhDsa).
     SlhDsaSha2,
     /// ML-DSA-44 signatures (FIPS 204, a faster post-quantum option; feature `pq-auth`), set up

@@ -21,17 +21,24 @@ use crate::channel::QuantumChannel;
 use crate::eve::{Eve, EveConfig};
 use crate::protocol::{EngineConfig, PmAlice, PmBob, QuantumFrame};
 
+/// The backend accessors of [`LinkChannel`], for wrappers that expose `auth()` and `auth_mut()`.
+macro_rules! forward_to_auth_backend {
+    () => {
+        fn auth_usage(&self) -> AuthUsage {
+            self.auth().usage()
+        }
+        fn auth_demand_bits(&self) -> u64 {
+            self.auth().key_demand_bits()
+        }
+        fn replenish(&mut self, material: SecretKey) -> Result<(), AuthError> {
+            self.auth_mut().replenish(material)
+        }
+    };
+}
+
 #[async_trait]
 impl<C: ClassicalChannel> LinkChannel for AuthenticatedChannel<C, Box<dyn ChannelAuth>> {
-    fn auth_usage(&self) -> AuthUsage {
-        self.auth().usage()
-    }
-    fn auth_demand_bits(&self) -> u64 {
-        self.auth().key_demand_bits()
-    }
-    fn replenish(&mut self, material: SecretKey) -> Result<(), AuthError> {
-        self.auth_mut().replenish(material)
-    }
+    forward_to_auth_backend!();
 }
 
 #[async_trait]
@@ -39,15 +46,7 @@ impl<C: ClassicalChannel> LinkChannel for TranscriptChannel<C, Box<dyn ChannelAu
     async fn confirm_block(&mut self) -> Result<(), ChannelError> {
         self.confirm().await
     }
-    fn auth_usage(&self) -> AuthUsage {
-        self.auth().usage()
-    }
-    fn auth_demand_bits(&self) -> u64 {
-        self.auth().key_demand_bits()
-    }
-    fn replenish(&mut self, material: SecretKey) -> Result<(), AuthError> {
-        self.auth_mut().replenish(material)
-    }
+    forward_to_auth_backend!();
 }
 
 /// The quantum channel between the ends: Eve (at Alice's output), then the channel model.

@@ -36,6 +36,7 @@ use super::block_channel::AbortReason;
 use super::engine::pipeline_failure;
 use super::port::MEMORY_PORT_CAPACITY;
 use super::port::{MemoryPort, QuantumPort, WirePort};
+use super::sifting::{decode, encode, engine_fault};
 use super::worker::{BlockFailure, BlockProduct, EndEngine, LinkBlockChannel};
 use crate::SimError;
 use crate::protocol::e91::Chsh;
@@ -239,12 +240,12 @@ impl EntangledEnd {
         party.handle_detections(&detections).map_err(engine_fault)?;
         loop {
             while let Some(msg) = party.poll_classical() {
-                classical.send(encode(&msg)?).await?;
+                classical.send(encode(&msg, ENTANGLED)?).await?;
             }
             if party.is_done() {
                 break;
             }
-            let msg = decode(&classical.recv().await?)?;
+            let msg = decode::<EntangledMsg>(&classical.recv().await?, ENTANGLED)?;
             party.handle_classical(msg).map_err(engine_fault)?;
         }
         party
@@ -270,31 +271,8 @@ impl EntangledEnd {
     }
 }
 
-fn engine_fault(e: SimError) -> BlockFailure {
-    BlockFailure::Fatal(DeviceError::Hardware(format!("entangled engine: {e}")))
-}
-
-fn encode(msg: &EntangledMsg) -> Result<Vec<u8>, BlockFailure> {
-    postcard::to_stdvec(msg).map_err(|e| {
-        BlockFailure::from(ChannelError::Malformed(format!(
-            "cannot encode entangled message: {e}"
-        )))
-    })
-}
-
-fn decode(bytes: &[u8]) -> Result<EntangledMsg, BlockFailure> {
-    postcard::from_bytes(bytes).map_err(|e| {
-        BlockFailure::from(ChannelError::Malformed(format!(
-            "bad entangled message: {e}"
-        )))
-    })
-}
-
-fn append(key: &mut BitString, more: &BitString) {
-    for bit in more.iter() {
-        key.push(bit);
-    }
-}
+/// How the parties' messages are named in errors.
+const ENTANGLED: &str = "entangled message";
 
 #[async_trait]
 impl EndEngine for EntangledEnd {
@@ -303,7 +281,7 @@ impl EndEngine for EntangledEnd {
         _index: u64,
         classical: &mut LinkBlockChannel<'_>,
     ) -> Result<BlockProduct, BlockFailure> {
-        let mut sifted = BitString::zeros(0);
+        let mut sifted = BitString::with_capacity(self.target + self.max_batch_pairs);
         let mut pairs_sent = 0u64;
         let mut tallies = Correlations::new(self.scheme.alice().len(), self.scheme.bob().len());
         for _ in 0..MAX_BATCHES_PER_BLOCK {
@@ -313,7 +291,7 @@ impl EndEngine for EntangledEnd {
             let pairs = self.batch_pairs(self.target - sifted.len());
             let result = self.batch(pairs, classical).await?;
             pairs_sent += pairs as u64;
-            append(&mut sifted, &result.sifted_key);
+            sifted.extend_from_range(&result.sifted_key, 0, result.sifted_key.len());
             tallies.merge(&result.correlations).map_err(engine_fault)?;
         }
         if sifted.len() < self.target {

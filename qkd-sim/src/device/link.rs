@@ -119,13 +119,17 @@ fn start_entangled(
     Ok((alice, bob))
 }
 
+/// The pair state an entanglement-based link's source emits (both ends must know it: it decides
+/// whether Bob flips his key bits).
+const PAIR_STATE: BellState = BellState::Singlet;
+
 /// The pair source of an entanglement-based link: the link's channel model and Eve act on Bob's
 /// half, Alice's half is ideal; physics from stream 3 of the configured randomness, Eve from 4.
 pub(crate) fn pair_source(
     config: &LinkConfig,
 ) -> Result<PairSource<Box<dyn rand::Rng + Send>>, DeviceError> {
     let source_config = SourceConfig {
-        state: BellState::default(),
+        state: PAIR_STATE,
         alice: QuantumChannel::ideal(),
         bob: config.channel,
         eve: config.eve,
@@ -151,7 +155,7 @@ pub(crate) fn entangled_end(
     }))?;
     let end_config = EntangledEndConfig {
         protocol,
-        state: BellState::default(),
+        state: PAIR_STATE,
         sifted_bits_per_block: config.sifted_bits_per_block,
         max_batch_pairs: config.frame_qubits,
         distill: config.distill.clone(),

@@ -7,12 +7,16 @@
 //! the same kind of frame-synchronisation messages.
 
 use qkd_core::{ChannelError, ClassicalChannel};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::port::QuantumPort;
 use super::worker::BlockFailure;
 use crate::SimError;
 use crate::protocol::{ClassicalMessage, Engine, QuantumFrame, SiftOutcome};
+
+/// How sifting messages are named in errors.
+const SIFTING: &str = "sifting message";
 
 /// A classical frame of the sifting phase.
 #[derive(Debug, Serialize, Deserialize)]
@@ -26,17 +30,20 @@ pub(crate) enum SiftWire {
     Engine(ClassicalMessage),
 }
 
-fn encode(wire: &SiftWire) -> Result<Vec<u8>, BlockFailure> {
-    postcard::to_stdvec(wire)
-        .map_err(|e| ChannelError::Malformed(format!("cannot encode sifting message: {e}")).into())
+/// Encodes a classical message of the quantum phase (`what` names it in errors).
+pub(crate) fn encode<T: Serialize>(message: &T, what: &str) -> Result<Vec<u8>, BlockFailure> {
+    postcard::to_stdvec(message)
+        .map_err(|e| ChannelError::Malformed(format!("cannot encode {what}: {e}")).into())
 }
 
-fn decode(bytes: &[u8]) -> Result<SiftWire, BlockFailure> {
+/// Decodes a classical message of the quantum phase (`what` names it in errors).
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, BlockFailure> {
     postcard::from_bytes(bytes)
-        .map_err(|e| ChannelError::Malformed(format!("bad sifting message: {e}")).into())
+        .map_err(|e| ChannelError::Malformed(format!("bad {what}: {e}")).into())
 }
 
-fn engine_fault(e: SimError) -> BlockFailure {
+/// A protocol engine's own failure: the link cannot go on.
+pub(crate) fn engine_fault(e: SimError) -> BlockFailure {
     BlockFailure::Fatal(qkd_core::DeviceError::Hardware(format!(
         "protocol engine: {e}"
     )))
@@ -48,7 +55,9 @@ where
     C: ClassicalChannel + ?Sized,
 {
     while let Some(msg) = engine.poll_classical() {
-        classical.send(encode(&SiftWire::Engine(msg))?).await?;
+        classical
+            .send(encode(&SiftWire::Engine(msg), SIFTING)?)
+            .await?;
     }
     Ok(())
 }
@@ -78,14 +87,14 @@ where
             let seq = frame.seq;
             port.send_frame(frame).await?;
             classical
-                .send(encode(&SiftWire::FrameSent { seq })?)
+                .send(encode(&SiftWire::FrameSent { seq }, SIFTING)?)
                 .await?;
         }
         flush_classical(engine, classical).await?;
         if engine.is_finished() {
             return take_outcome(engine);
         }
-        match decode(&classical.recv().await?)? {
+        match decode::<SiftWire>(&classical.recv().await?, SIFTING)? {
             SiftWire::Engine(msg) => engine.handle_classical(msg).map_err(engine_fault)?,
             SiftWire::FrameSent { .. } => {
                 return Err(
@@ -112,7 +121,7 @@ where
         if engine.is_finished() {
             return take_outcome(engine);
         }
-        match decode(&classical.recv().await?)? {
+        match decode::<SiftWire>(&classical.recv().await?, SIFTING)? {
             SiftWire::FrameSent { seq } => {
                 let frame = port.recv_frame().await?;
                 if frame.seq != seq {
