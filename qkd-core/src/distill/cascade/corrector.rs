@@ -26,6 +26,15 @@ pub struct CascadeCorrector {
     busy: Vec<Vec<u64>>,
     /// Parities asked in the outstanding request.
     asked: u32,
+    /// The responder's top-level parities of every pass, in pass then block order, as received
+    /// in round 1 (public: they were sent in the clear).
+    block_parities: Vec<u64>,
+    /// Index of the first top-level parity of each pass in `block_parities`.
+    block_offsets: Vec<usize>,
+    /// Passes `0..reached` are live: their views and trees follow every flip. A pass is
+    /// reached when every lower pass is settled; only then are its own top-level parities
+    /// computed, from the key as corrected so far, so the flips made before cost it nothing.
+    reached: usize,
     stats: CascadeStats,
     state: State,
 }
@@ -81,6 +90,9 @@ impl CascadeCorrector {
             active: Vec::new(),
             spare: Vec::new(),
             asked: 0,
+            block_parities: Vec::new(),
+            block_offsets: Vec::new(),
+            reached: 0,
             plan,
             key,
             stats,
@@ -177,11 +189,10 @@ impl CascadeCorrector {
                 self.asked
             )));
         }
-        let bit = |i: usize| reply.bit(i);
         if self.state == State::AwaitBlocks {
-            self.learn_blocks(bit);
+            self.learn_blocks(&reply.parities);
         } else {
-            self.advance_searches(bit)?;
+            self.advance_searches(|i| reply.bit(i))?;
         }
         self.schedule()?;
         if self.active.is_empty() {
@@ -207,23 +218,41 @@ impl CascadeCorrector {
         Ok(self.request(Vec::new(), ranges))
     }
 
-    /// Round 1: the responder's top-level parities of every pass.
-    fn learn_blocks(&mut self, bit: impl Fn(usize) -> bool) {
-        let mut i = 0;
-        let n = self.key.len();
-        for p in 0..self.plan.passes() {
-            let (k, blocks) = (self.plan.pass(p).block_size, self.plan.pass(p).blocks);
-            for b in 0..blocks {
-                let local_bit =
-                    self.views
-                        .range_parity(&self.plan, p, &self.key, b * k, ((b + 1) * k).min(n));
-                let odd = local_bit ^ bit(i);
-                i += 1;
-                let root = self.trees[p].root(b);
-                self.trees[p].learn(&root, odd);
-                if odd {
-                    self.enqueue(p, b);
-                }
+    /// Round 1: keeps the responder's top-level parities of every pass for when each pass is
+    /// reached.
+    fn learn_blocks(&mut self, parities: &[u64]) {
+        self.block_parities = parities.to_vec();
+        let mut offset = 0;
+        self.block_offsets = (0..self.plan.passes())
+            .map(|p| {
+                let at = offset;
+                offset += self.plan.pass(p).blocks;
+                at
+            })
+            .collect();
+    }
+
+    /// Makes the next pass live: compares its top-level parities, taken from the key as
+    /// corrected so far, with the responder's, and queues its odd blocks.
+    fn reach_next(&mut self) {
+        let p = self.reached;
+        self.reached += 1;
+        let (k, blocks, n) = (
+            self.plan.pass(p).block_size,
+            self.plan.pass(p).blocks,
+            self.key.len(),
+        );
+        let offset = self.block_offsets[p];
+        for b in 0..blocks {
+            let local =
+                self.views
+                    .range_parity(&self.plan, p, &self.key, b * k, ((b + 1) * k).min(n));
+            let i = offset + b;
+            let odd = local ^ ((self.block_parities[i / 64] >> (i % 64)) & 1 == 1);
+            let root = self.trees[p].root(b);
+            self.trees[p].learn(&root, odd);
+            if odd {
+                self.enqueue(p, b);
             }
         }
     }
@@ -293,7 +322,7 @@ impl CascadeCorrector {
         self.stats.errors_corrected += 1;
         self.key.flip(x);
         let n = self.key.len();
-        for p in 0..self.plan.passes() {
+        for p in 0..self.reached {
             let q = self.plan.pass(p).forward(x);
             self.views.flip_at(p, q, n);
             let (b, odd) = self.trees[p].flip(q);
@@ -329,12 +358,17 @@ impl CascadeCorrector {
     /// search or a queued block is served; its queued blocks without an active search start now
     /// (searches running in higher passes continue meanwhile: that is the "cascade" of a flip
     /// into the earlier passes); higher passes wait until every lower pass is settled, because
-    /// correcting the lower passes may make their blocks even.
+    /// correcting the lower passes may make their blocks even. When every live pass is settled,
+    /// the next pass is reached.
     fn schedule(&mut self) -> Result<(), DistillError> {
         loop {
             let lowest_active = self.active.iter().map(|&(p, _)| p).min();
             let lowest_queued = self.queue.iter().position(|q| !q.is_empty());
             let p = match (lowest_active, lowest_queued) {
+                (None, None) if self.reached < self.plan.passes() => {
+                    self.reach_next();
+                    continue;
+                }
                 (_, None) => return Ok(()),
                 (Some(a), Some(q)) if a < q => return Ok(()),
                 (_, Some(q)) => q,

@@ -29,7 +29,11 @@
 //!    blocks are searched together; a corrected bit makes blocks of other passes odd; a pass
 //!    starts its searches only when no lower pass has a running search or an odd block
 //!    waiting, while the searches a flip triggers in lower passes (the "cascade") start at
-//!    once, alongside the searches still running higher up. At most one search runs per
+//!    once, alongside the searches still running higher up. A pass is *reached* only when
+//!    every lower pass is settled: the corrector then compares its own top-level parities,
+//!    taken from the key as corrected so far, with the responder's from round 1, so a flip
+//!    costs nothing in the passes not reached yet (most flips happen in the first passes, and
+//!    a flip updates the views and trees of the reached passes only). At most one search runs per
 //!    block. A search whose node a concurrent flip made even is dropped (its block is re-queued
 //!    if still odd): the responder's parities are facts, so nothing learned is ever wrong. The
 //!    exchange ends when no known block or sub-block is odd.

@@ -273,12 +273,14 @@ struct RotationView {
 impl RotationView {
     fn new(rr: &RowRotation, key: &BitString) -> Self {
         let mut prefix = Zeroizing::new(Vec::with_capacity(rr.rows + 2));
+        rr.permuted_words(key.words(), &mut prefix);
+        // In place: prefix[r] becomes the XOR of words 0..r.
         let mut acc = 0u64;
-        prefix.push(acc);
-        for w in rr.permuted_words(key.words()) {
-            acc ^= w;
-            prefix.push(acc);
+        for w in prefix.iter_mut() {
+            acc ^= *w;
+            *w = acc;
         }
+        prefix.insert(0, 0);
         Self {
             prefix,
             delta: None,
@@ -427,7 +429,8 @@ impl Views {
 /// The key shuffled by a [`RowRotation`]: the rows permuted (one word load per group), then every
 /// column rotated, column by column (two runs of masked word ORs each, which vectorise).
 fn rotate(rr: &RowRotation, key: &BitString) -> BitString {
-    let permuted: Zeroizing<Vec<u64>> = Zeroizing::new(rr.permuted_words(key.words()).collect());
+    let mut permuted = Zeroizing::new(Vec::with_capacity(rr.rows + 1));
+    rr.permuted_words(key.words(), &mut permuted);
     let mut out = BitString::zeros(key.len());
     let dst = out.words_mut();
     for (c, &rot) in rr.rot.iter().enumerate() {

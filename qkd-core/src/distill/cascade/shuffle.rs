@@ -226,17 +226,19 @@ impl RowRotation {
     }
 
     /// The row-permuted key: word `r < W` holds, in the columns of each group `g`, the key row
-    /// at permuted index `r` of that group; then the partial last row, if any.
-    pub(crate) fn permuted_words<'a>(&'a self, key: &'a [u64]) -> impl Iterator<Item = u64> + 'a {
-        let groups: [&[u32]; ROW_GROUPS] = std::array::from_fn(|g| self.rows_of(g));
-        (0..self.rows)
-            .map(move |r| {
-                groups
-                    .iter()
-                    .zip(&self.masks)
-                    .fold(0u64, |acc, (rows, &m)| acc | (key[rows[r] as usize] & m))
-            })
-            .chain((self.tail > 0).then(|| key[self.rows]))
+    /// at permuted index `r` of that group; then the partial last row, if any. Written to `out`
+    /// (cleared first), group by group: eight gathers of one word per row.
+    pub(crate) fn permuted_words(&self, key: &[u64], out: &mut Vec<u64>) {
+        out.clear();
+        out.resize(self.rows, 0);
+        for (g, &m) in self.masks.iter().enumerate() {
+            for (o, &w) in out.iter_mut().zip(self.rows_of(g)) {
+                *o |= key[w as usize] & m;
+            }
+        }
+        if self.tail > 0 {
+            out.push(key[self.rows]);
+        }
     }
 }
 
