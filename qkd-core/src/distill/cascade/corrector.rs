@@ -271,11 +271,11 @@ impl CascadeCorrector {
             // A flip made earlier in this round may have changed the node; its children's
             // responder parities are facts regardless, and `diff` stays consistent.
             let node_odd = tree.is_odd(&node);
-            tree.learn(&left, left_odd);
-            tree.learn(&node.right(), node_odd ^ left_odd);
+            tree.learn_children(&node, left_odd, node_odd ^ left_odd);
             self.set_busy(p, node.block, false);
             if node_odd {
-                self.descend(p, node)?;
+                // Exactly one child is odd: continue the search there.
+                self.descend(p, if left_odd { left } else { node.right() })?;
             } else if self.trees[p].has_odd(node.block) {
                 self.enqueue(p, node.block);
             }

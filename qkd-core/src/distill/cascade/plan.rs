@@ -254,6 +254,8 @@ pub(crate) struct Views {
 
 enum View {
     Unbuilt,
+    /// An unshuffled pass: parities come from the key itself.
+    Identity,
     /// A random-permutation pass: the shuffled copy, kept up to date.
     Copy(BitString),
     /// A structured pass: prefix XORs of the row-permuted key at build time, plus the flips
@@ -367,13 +369,15 @@ impl Views {
     }
 
     /// Builds the view of pass `p` from `key` if not built yet.
+    #[cold]
+    #[inline(never)]
     fn build(&mut self, plan: &CascadePlan, p: usize, key: &BitString) {
         if !matches!(self.views[p], View::Unbuilt) {
             return;
         }
         let pass = plan.pass(p);
         self.views[p] = match &pass.shuffle {
-            Shuffle::Identity => return,
+            Shuffle::Identity => View::Identity,
             Shuffle::Table { orig, .. } => View::Copy(gather(key, orig)),
             Shuffle::Rotation(rr) if pass.blocks >= COPY_MIN_BLOCKS => View::Copy(rotate(rr, key)),
             Shuffle::Rotation(rr) => View::Rotation(RotationView::new(rr, key)),
@@ -389,11 +393,14 @@ impl Views {
         lo: usize,
         hi: usize,
     ) -> bool {
-        self.build(plan, p, key);
         match (&self.views[p], &plan.pass(p).shuffle) {
+            (View::Identity, _) => parity(key.words(), lo, hi),
             (View::Copy(copy), _) => parity(copy.words(), lo, hi),
             (View::Rotation(view), Shuffle::Rotation(rr)) => view.parity(rr, lo, hi),
-            _ => parity(key.words(), lo, hi),
+            _ => {
+                self.build(plan, p, key);
+                self.range_parity(plan, p, key, lo, hi)
+            }
         }
     }
 
@@ -402,7 +409,7 @@ impl Views {
     #[inline]
     pub(crate) fn flip_at(&mut self, p: usize, q: usize, n: usize) {
         match &mut self.views[p] {
-            View::Unbuilt => {}
+            View::Unbuilt | View::Identity => {}
             View::Copy(copy) => copy.words_mut()[q / 64] ^= 1u64 << (q % 64),
             View::Rotation(view) => view
                 .delta

@@ -111,10 +111,11 @@ pub(crate) struct RowRotation {
     pub(crate) rows: usize,
     /// `t = n % 64`: columns `0..t` have one more (partial-row) entry.
     pub(crate) tail: usize,
-    /// `rho[g * W + w]`: permuted index of full row `w` in group `g`.
-    rho: Vec<u32>,
-    /// `rho_inv[g * W + r]`: the full row at permuted index `r` in group `g`.
-    rho_inv: Vec<u32>,
+    /// `rho[w][g]`: permuted index of full row `w` in group `g` (the eight groups side by side,
+    /// so a flip's lookups and a row's gathers touch one cache line).
+    rho: Vec<[u32; ROW_GROUPS]>,
+    /// `rho_inv[r][g]`: the full row at permuted index `r` in group `g`.
+    rho_inv: Vec<[u32; ROW_GROUPS]>,
     /// Group of each column.
     group: [u8; 64],
     /// `masks[g]`: the columns of group `g`.
@@ -142,21 +143,23 @@ impl RowRotation {
             group[c as usize] = g as u8;
             masks[g] |= 1u64 << c;
         }
-        let mut rho_inv = Vec::with_capacity(ROW_GROUPS * rows);
-        for _ in 0..ROW_GROUPS {
-            let start = rho_inv.len();
-            rho_inv.extend(0..rows as u32);
-            let perm = &mut rho_inv[start..];
+        let mut rho_inv = vec![[0u32; ROW_GROUPS]; rows];
+        let mut perm: Vec<u32> = Vec::with_capacity(rows);
+        for g in 0..ROW_GROUPS {
+            perm.clear();
+            perm.extend(0..rows as u32);
             for i in (1..rows).rev() {
                 let j = rng.below_u32(i as u32 + 1) as usize;
                 perm.swap(i, j);
             }
+            for (slot, &w) in rho_inv.iter_mut().zip(&perm) {
+                slot[g] = w;
+            }
         }
-        let mut rho = vec![0u32; ROW_GROUPS * rows];
-        for g in 0..ROW_GROUPS {
-            for r in 0..rows {
-                let w = rho_inv[g * rows + r] as usize;
-                rho[g * rows + w] = r as u32;
+        let mut rho = vec![[0u32; ROW_GROUPS]; rows];
+        for (r, slot) in rho_inv.iter().enumerate() {
+            for (g, &w) in slot.iter().enumerate() {
+                rho[w as usize][g] = r as u32;
             }
         }
         let mut rot = [0u32; 64];
@@ -180,19 +183,12 @@ impl RowRotation {
         self.rows + usize::from(c < self.tail)
     }
 
-    /// The rows of group `g` in permuted order (`rows_of(g)[r]` is the key row at permuted
-    /// index `r`).
-    #[inline]
-    pub(crate) fn rows_of(&self, g: usize) -> &[u32] {
-        &self.rho_inv[g * self.rows..(g + 1) * self.rows]
-    }
-
     /// Shuffled position of key bit `x`.
     #[inline]
     pub(crate) fn forward(&self, x: usize) -> usize {
         let (w, c) = (x >> 6, x & 63);
         let r = if w < self.rows {
-            self.rho[self.group[c] as usize * self.rows + w] as usize
+            self.rho[w][self.group[c] as usize] as usize
         } else {
             self.rows
         };
@@ -210,7 +206,7 @@ impl RowRotation {
         let (j, c) = (q >> 6, q & 63);
         let r = self.permuted_row(j, c);
         let w = if r < self.rows {
-            self.rho_inv[self.group[c] as usize * self.rows + r] as usize
+            self.rho_inv[r][self.group[c] as usize] as usize
         } else {
             self.rows
         };
@@ -227,15 +223,14 @@ impl RowRotation {
 
     /// The row-permuted key: word `r < W` holds, in the columns of each group `g`, the key row
     /// at permuted index `r` of that group; then the partial last row, if any. Written to `out`
-    /// (cleared first), group by group: eight gathers of one word per row.
+    /// (cleared first): eight gathers of one word per row.
     pub(crate) fn permuted_words(&self, key: &[u64], out: &mut Vec<u64>) {
         out.clear();
-        out.resize(self.rows, 0);
-        for (g, &m) in self.masks.iter().enumerate() {
-            for (o, &w) in out.iter_mut().zip(self.rows_of(g)) {
-                *o |= key[w as usize] & m;
-            }
-        }
+        out.extend(self.rho_inv.iter().map(|rows| {
+            rows.iter()
+                .zip(&self.masks)
+                .fold(0u64, |acc, (&w, &m)| acc | (key[w as usize] & m))
+        }));
         if self.tail > 0 {
             out.push(key[self.rows]);
         }

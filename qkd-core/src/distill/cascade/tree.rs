@@ -163,6 +163,23 @@ impl PassTree {
         *count = *count + u32::from(odd) - u32::from(was_odd);
     }
 
+    /// Marks both children of `node` known with the given `diff`s (one word update: the
+    /// children's slots `2h`, `2h + 1` are adjacent).
+    #[inline]
+    pub(crate) fn learn_children(&mut self, node: &Node, left_odd: bool, right_odd: bool) {
+        let i = (node.block << self.shift) | (2 * node.heap);
+        let (pair, set) = (
+            3u64 << (i % 64),
+            (u64::from(left_odd) | (u64::from(right_odd) << 1)) << (i % 64),
+        );
+        let (known, diff) = self.words_mut(i);
+        let was_odd = (*known & *diff & pair).count_ones();
+        *known |= pair;
+        *diff = (*diff & !pair) | set;
+        let count = &mut self.odd[node.block];
+        *count = *count + u32::from(left_odd) + u32::from(right_odd) - was_odd;
+    }
+
     /// True when block `b` has a known odd node.
     #[inline]
     pub(crate) fn has_odd(&self, b: usize) -> bool {
