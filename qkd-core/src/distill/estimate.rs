@@ -161,7 +161,9 @@ impl Sample {
 pub struct RevealedBits {
     /// Number of bits.
     pub len: u64,
-    /// The bits, packed little-endian into words (bit `i` is bit `i % 64` of word `i / 64`).
+    /// The bits, packed little-endian into words (bit `i` is bit `i % 64` of word `i / 64`);
+    /// encoded as one byte string.
+    #[serde(with = "crate::distill::packed::words")]
     pub words: Vec<u64>,
 }
 

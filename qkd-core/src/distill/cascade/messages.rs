@@ -25,7 +25,8 @@ pub struct ParityRequest {
     /// Passes whose top-level block parities are all wanted (every block, in block order).
     pub block_passes: Vec<u16>,
     /// Parities of ranges of shuffled positions (binary-search steps), answered after the
-    /// blocks of `block_passes`.
+    /// blocks of `block_passes`. Encoded as one byte string of 10-byte records.
+    #[serde(with = "crate::distill::packed::ranges")]
     pub ranges: Vec<ParityRange>,
 }
 
@@ -49,7 +50,9 @@ pub struct ParityReply {
     pub round: u32,
     /// Number of parity bits.
     pub count: u32,
-    /// The parity bits, packed (bit `i` is bit `i % 64` of word `i / 64`).
+    /// The parity bits, packed (bit `i` is bit `i % 64` of word `i / 64`); encoded as one byte
+    /// string of little-endian words.
+    #[serde(with = "crate::distill::packed::words")]
     pub parities: Vec<u64>,
 }
 
