@@ -116,32 +116,61 @@ impl Sample {
     /// Errors: [`DistillError::LengthMismatch`] if `key` is not [`key_len`](Self::key_len) long.
     pub fn reveal(&self, key: &BitString) -> Result<RevealedBits, DistillError> {
         self.check_len(key)?;
-        let mut bits = BitString::zeros(self.positions.len());
+        let src = key.words();
+        let mut words = vec![0u64; self.positions.len().div_ceil(64)];
         for (i, &p) in self.positions.iter().enumerate() {
-            if key.get(p) {
-                bits.set(i, true);
-            }
+            words[i / 64] |= ((src[p / 64] >> (p % 64)) & 1) << (i % 64);
         }
-        Ok(RevealedBits::from_bits(&bits))
+        Ok(RevealedBits {
+            len: self.positions.len() as u64,
+            words,
+        })
     }
 
     /// `key` without the sample positions (they are public once revealed).
     /// Errors: [`DistillError::LengthMismatch`] if `key` is not [`key_len`](Self::key_len) long.
     pub fn remove_from(&self, key: &BitString) -> Result<BitString, DistillError> {
         self.check_len(key)?;
-        let mut out = BitString::with_capacity(self.key_len - self.positions.len());
-        // Copy the runs between consecutive sample positions, a word at a time.
-        let mut from = 0;
-        for end in self
-            .positions
-            .iter()
-            .copied()
-            .chain(std::iter::once(self.key_len))
-        {
-            out.extend_from_range(key, from, end);
-            from = end + 1;
+        let kept = self.key_len - self.positions.len();
+        // Word by word: drop the word's sample bits (highest first, shifting the bits above
+        // each one down), then append the remaining bits. The output never reallocates, so no
+        // stale copy of key bits is left behind.
+        let mut out: Vec<u64> = Vec::with_capacity(kept.div_ceil(64));
+        let (mut acc, mut fill) = (0u64, 0usize);
+        let mut next = 0;
+        for (w, &word) in key.words().iter().enumerate() {
+            let base = w * 64;
+            let mut count = (self.key_len - base).min(64);
+            let mut word = if count == 64 {
+                word
+            } else {
+                word & ((1u64 << count) - 1)
+            };
+            let mut mask = 0u64;
+            while next < self.positions.len() && self.positions[next] < base + 64 {
+                mask |= 1u64 << (self.positions[next] - base);
+                next += 1;
+            }
+            while mask != 0 {
+                let b = 63 - mask.leading_zeros();
+                let low = (1u64 << b) - 1;
+                word = (word & low) | ((word >> 1) & !low);
+                mask ^= 1u64 << b;
+                count -= 1;
+            }
+            acc |= word << fill;
+            if fill + count >= 64 {
+                out.push(acc);
+                acc = if fill == 0 { 0 } else { word >> (64 - fill) };
+                fill = fill + count - 64;
+            } else {
+                fill += count;
+            }
         }
-        Ok(out)
+        if fill > 0 {
+            out.push(acc);
+        }
+        Ok(BitString::from_words(out, kept))
     }
 
     fn check_len(&self, key: &BitString) -> Result<(), DistillError> {
