@@ -25,6 +25,7 @@ pub mod error;
 pub mod id;
 pub mod key;
 pub mod module;
+pub mod packed;
 pub mod store;
 
 pub use auth::{AuthUsage, ChannelAuth, NoAuth};

@@ -192,7 +192,7 @@ pub struct RevealedBits {
     pub len: u64,
     /// The bits, packed little-endian into words (bit `i` is bit `i % 64` of word `i / 64`);
     /// encoded as one byte string.
-    #[serde(with = "crate::distill::packed::words")]
+    #[serde(with = "crate::packed::words")]
     pub words: Vec<u64>,
 }
 

@@ -10,7 +10,6 @@ pub mod cascade;
 pub mod error;
 pub mod estimate;
 pub mod keylength;
-mod packed;
 pub mod pipeline;
 pub mod privacy;
 pub mod verify;

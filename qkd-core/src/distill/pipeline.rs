@@ -236,10 +236,10 @@ enum Message {
         output_len: u64,
         seed_bits: u64,
         /// Seed words in this frame; more `SeedChunk`s follow until `seed_bits` are sent.
-        #[serde(with = "super::packed::words")]
+        #[serde(with = "crate::packed::words")]
         words: Vec<u64>,
     },
-    SeedChunk(#[serde(with = "super::packed::words")] Vec<u64>),
+    SeedChunk(#[serde(with = "crate::packed::words")] Vec<u64>),
     /// The responder has its final key (sent last, so that the initiator never keeps a key the
     /// responder lacks).
     Done {

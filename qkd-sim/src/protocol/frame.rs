@@ -221,11 +221,17 @@ pub enum SliceState {
 #[derive(Clone, PartialEq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 pub struct ProductFrame {
     pub(crate) len: usize,
+    #[serde(with = "qkd_core::packed::words")]
     pub(crate) k0: Vec<u64>,
+    #[serde(with = "qkd_core::packed::words")]
     pub(crate) k1: Vec<u64>,
+    #[serde(with = "qkd_core::packed::words")]
     pub(crate) k2: Vec<u64>,
+    #[serde(with = "qkd_core::packed::words")]
     pub(crate) y: Vec<u64>,
+    #[serde(with = "qkd_core::packed::words")]
     pub(crate) vacuum: Vec<u64>,
+    #[serde(with = "qkd_core::packed::words")]
     pub(crate) dark: Vec<u64>,
     pub(crate) rotation: f64,
 }

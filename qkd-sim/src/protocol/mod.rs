@@ -200,10 +200,13 @@ pub enum ClassicalMessage {
         /// Number of qubits in the frame.
         len: usize,
         /// Packed detection mask.
+        #[serde(with = "qkd_core::packed::words")]
         detected: Vec<u64>,
         /// Packed low basis bit (empty when not announced).
+        #[serde(with = "qkd_core::packed::words")]
         bases_lo: Vec<u64>,
         /// Packed high basis bit (empty unless the protocol has a third basis).
+        #[serde(with = "qkd_core::packed::words")]
         bases_hi: Vec<u64>,
     },
     /// Alice to Bob: the positions of frame `seq` that enter the sifted key.
@@ -211,6 +214,7 @@ pub enum ClassicalMessage {
         /// The frame.
         seq: u64,
         /// Packed mask of kept positions (a subset of the detections).
+        #[serde(with = "qkd_core::packed::words")]
         keep: Vec<u64>,
     },
     /// Alice to Bob: sifting is over; both keys are cut to `sifted_bits`.

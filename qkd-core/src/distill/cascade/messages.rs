@@ -26,7 +26,7 @@ pub struct ParityRequest {
     pub block_passes: Vec<u16>,
     /// Parities of ranges of shuffled positions (binary-search steps), answered after the
     /// blocks of `block_passes`. Encoded as one byte string of 10-byte records.
-    #[serde(with = "crate::distill::packed::ranges")]
+    #[serde(with = "crate::packed::ranges")]
     pub ranges: Vec<ParityRange>,
 }
 
@@ -52,7 +52,7 @@ pub struct ParityReply {
     pub count: u32,
     /// The parity bits, packed (bit `i` is bit `i % 64` of word `i / 64`); encoded as one byte
     /// string of little-endian words.
-    #[serde(with = "crate::distill::packed::words")]
+    #[serde(with = "crate::packed::words")]
     pub parities: Vec<u64>,
 }
 

@@ -1,4 +1,5 @@
-//! Compact serde encodings for the large arrays of the distillation messages.
+//! Compact serde encodings for the large arrays of protocol messages (sifting masks,
+//! distillation parities, seeds).
 //!
 //! Serialised element by element, a `Vec<u64>` of random words costs a varint of up to ten bytes
 //! and a call into the serialiser per word, and the Cascade requests of a 2^20-bit block carry
@@ -9,8 +10,9 @@
 
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserializer, Serializer};
+use zeroize::Zeroizing;
 
-use super::cascade::ParityRange;
+use crate::distill::cascade::ParityRange;
 
 /// Decodes a byte string of `WIDTH`-byte records with `parse`.
 struct Records<T, const WIDTH: usize> {
@@ -34,7 +36,9 @@ impl<'de, T, const WIDTH: usize> Visitor<'de> for Records<T, WIDTH> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+        let mut bytes = Zeroizing::new(Vec::with_capacity(
+            seq.size_hint().unwrap_or(0).min(1 << 20),
+        ));
         while let Some(b) = seq.next_element::<u8>()? {
             bytes.push(b);
         }
@@ -42,16 +46,20 @@ impl<'de, T, const WIDTH: usize> Visitor<'de> for Records<T, WIDTH> {
     }
 }
 
-/// `Vec<u64>` as 8-byte little-endian words.
-pub(crate) mod words {
+/// `Vec<u64>` as 8-byte little-endian words: `#[serde(with = "qkd_core::packed::words")]`.
+pub mod words {
     use super::*;
 
-    pub(crate) fn serialize<S: Serializer>(words: &[u64], s: S) -> Result<S::Ok, S::Error> {
-        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    /// Writes `words` as one byte string.
+    pub fn serialize<S: Serializer>(words: &[u64], s: S) -> Result<S::Ok, S::Error> {
+        // Zeroized: callers may encode secret words (the simulator's quantum frames).
+        let bytes: Zeroizing<Vec<u8>> =
+            Zeroizing::new(words.iter().flat_map(|w| w.to_le_bytes()).collect());
         s.serialize_bytes(&bytes)
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+    /// Reads a byte string of whole words.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
         d.deserialize_bytes(Records::<u64, 8> {
             parse: |b| u64::from_le_bytes(*b),
             what: "words",
