@@ -264,8 +264,10 @@ pub struct Pipeline {
 /// How many Cascade plans one pipeline keeps (a plan for 1e6 bits takes about 100 MB).
 const PLAN_CACHE_ENTRIES: usize = 2;
 
-/// What a Cascade plan depends on: shuffle seed, key length, planning QBER (as bits).
-type PlanKey = ([u8; 32], usize, u64);
+/// What a Cascade plan depends on: shuffle seed, key length, and the block sizes the planning
+/// QBER gives (the optimised schedules round them to powers of two, so neighbouring estimates
+/// share a plan).
+type PlanKey = ([u8; 32], usize, Vec<usize>);
 
 /// Cascade plans by [`PlanKey`], most recently used last.
 #[derive(Default)]
@@ -326,7 +328,7 @@ impl Pipeline {
 
     /// The Cascade plan for this seed, key length and planning QBER, from the cache or built.
     fn plan(&self, seed: [u8; 32], n: usize, qber: f64) -> Result<Arc<CascadePlan>, PipelineError> {
-        let key: PlanKey = (seed, n, qber.to_bits());
+        let key: PlanKey = (seed, n, self.config.cascade.block_sizes(n, qber));
         if let Some(plan) = {
             let mut cache = self.lock_plans();
             let found = cache.plans.iter().position(|(k, _)| *k == key);
@@ -651,8 +653,14 @@ mod plan_cache_tests {
         let a = pipeline.plan([1; 32], 4096, 0.02).unwrap();
         let b = pipeline.plan([1; 32], 4096, 0.02).unwrap();
         assert!(Arc::ptr_eq(&a, &b), "same parameters reuse the plan");
+        // 0.021 gives the Optimized schedule of 0.02 (block sizes are powers of two).
+        let e = pipeline.plan([1; 32], 4096, 0.021).unwrap();
+        assert!(
+            Arc::ptr_eq(&a, &e),
+            "a QBER with the same block sizes shares the plan"
+        );
         let c = pipeline.clone().plan([1; 32], 4096, 0.03).unwrap();
-        assert!(!Arc::ptr_eq(&a, &c), "another QBER gets its own plan");
+        assert!(!Arc::ptr_eq(&a, &c), "other block sizes get their own plan");
         pipeline.plan([2; 32], 4096, 0.02).unwrap();
         assert_eq!(pipeline.lock_plans().plans.len(), PLAN_CACHE_ENTRIES);
         let d = pipeline.plan([1; 32], 4096, 0.02).unwrap();
