@@ -9,8 +9,11 @@
 //!    Cascade seeds.
 //! 2. **Parameter estimation**: both derive the same random sample, exchange its bits, estimate
 //!    the QBER with an upper bound and abort above the threshold; the sample is dropped from the key.
-//! 3. **Cascade**: the responder runs the [`CascadeCorrector`], the initiator the
-//!    [`CascadeResponder`]; every parity disclosed is counted.
+//! 3. **Cascade**: the responder corrects, the initiator answers; every parity disclosed is
+//!    counted. A key longer than [`PipelineConfig::cascade_frame_bits`] is cut into frames of
+//!    near-equal length that run in lock-step ([`FramedCorrector`], [`FramedResponder`]): one
+//!    batch of messages per round trip, one plan per frame length, and each frame's working set
+//!    fits in cache.
 //! 4. **Verification**: the initiator draws the hash keys *after* Cascade and sends its tags; the
 //!    responder compares; on mismatch both discard the block ([`verify`]).
 //! 5. **Key length**: both compute the same length from public quantities
@@ -23,9 +26,10 @@
 //! A run either returns the final key with [`PipelineStats`] or fails with a [`PipelineError`];
 //! it never returns a partial key, and keys that failed verification are never returned.
 //!
-//! Messages are serialised with `postcard`: a compact, varint-based serde format (the Cascade
-//! parity messages are mostly small integers and bit words, which it encodes densely), with no
-//! schema to maintain, well kept, and several times smaller than JSON for these messages.
+//! Messages are serialised with `postcard`: a compact, varint-based serde format with no schema
+//! to maintain, well kept, and several times smaller than JSON for these messages; their large
+//! arrays (Cascade ranges and parities, revealed bits, seed words) are fixed-width byte strings
+//! ([`packed`](crate::packed)), which encode with one copy.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -36,7 +40,8 @@ use thiserror::Error;
 
 use super::DistillError;
 use super::cascade::{
-    CascadeConfig, CascadeCorrector, CascadeMessage, CascadePlan, CascadeResponder, CascadeVariant,
+    CascadeConfig, CascadeMessage, CascadePlan, CascadeVariant, FrameLayout, FramedCorrector,
+    FramedResponder,
 };
 use super::estimate::{QberEstimate, RevealedBits, SEED_BYTES, Sample};
 use super::keylength::{KeyLengthError, Security, asymptotic_length, finite_key_length};
@@ -76,6 +81,16 @@ pub struct PipelineConfig {
     /// Lower floor of the QBER used to plan Cascade when the sample shows (almost) no errors
     /// (default 0.005).
     pub min_plan_qber: f64,
+    /// Longest Cascade frame in bits (default 2^17 = 131072; at least 1024): longer keys are
+    /// corrected as frames running in lock-step (see the module notes). The default keeps a
+    /// frame's working set in a core's cache; efficiency at QBER 2% is f = 1.034 at 10^5 bits
+    /// against 1.030 at 10^6.
+    #[serde(default = "default_frame_bits")]
+    pub cascade_frame_bits: usize,
+}
+
+fn default_frame_bits() -> usize {
+    1 << 17
 }
 
 impl Default for PipelineConfig {
@@ -89,6 +104,7 @@ impl Default for PipelineConfig {
             finite_key: true,
             cascade: CascadeVariant::Optimized,
             min_plan_qber: 0.005,
+            cascade_frame_bits: default_frame_bits(),
         }
     }
 }
@@ -107,6 +123,11 @@ impl PipelineConfig {
         }
         if !(self.min_plan_qber > 0.0 && self.min_plan_qber < 0.5) {
             return Err(PipelineError::Config("min_plan_qber must be in (0, 0.5)"));
+        }
+        if self.cascade_frame_bits < 1024 {
+            return Err(PipelineError::Config(
+                "cascade_frame_bits must be at least 1024",
+            ));
         }
         Ok(())
     }
@@ -229,7 +250,8 @@ enum Message {
         cascade_seed: [u8; 32],
     },
     Revealed(RevealedBits),
-    Cascade(CascadeMessage),
+    /// One Cascade message per running frame, in frame order.
+    Cascade(Vec<CascadeMessage>),
     Verify(VerifyRequest),
     Verified(VerifyResponse),
     PrivacySeed {
@@ -262,7 +284,7 @@ pub struct Pipeline {
 }
 
 /// How many Cascade plans one pipeline keeps (a plan for 1e6 bits takes about 100 MB).
-const PLAN_CACHE_ENTRIES: usize = 2;
+const PLAN_CACHE_ENTRIES: usize = 4;
 
 /// What a Cascade plan depends on: shuffle seed, key length, and the block sizes the planning
 /// QBER gives (the optimised schedules round them to powers of two, so neighbouring estimates
@@ -460,42 +482,47 @@ impl Pipeline {
         // 3. Cascade.
         let t = Instant::now();
         let plan_qber = planning_qber(estimate.qber.clamp(self.config.min_plan_qber, 0.49));
-        let plan = self.plan(cascade_seed, n, plan_qber)?;
+        let layout = FrameLayout::new(n, self.config.cascade_frame_bits)?;
+        let plans = layout
+            .lengths()
+            .iter()
+            .map(|&len| self.plan(cascade_seed, len, plan_qber))
+            .collect::<Result<Vec<_>, _>>()?;
         let key = if initiator {
-            let mut responder = CascadeResponder::new(key, plan)?;
+            let mut responder = FramedResponder::new(&key, &layout, &plans)?;
+            drop(key);
             loop {
-                let msg = match io.recv().await? {
+                let batch = match io.recv().await? {
                     Message::Cascade(m) => m,
                     _ => return Err(unexpected("Cascade")),
                 };
-                match responder.handle(&msg)? {
-                    Some(reply) => io.send(&Message::Cascade(reply)).await?,
+                match responder.handle(&batch)? {
+                    Some(replies) => io.send(&Message::Cascade(replies)).await?,
                     None => break,
                 }
-            }
-            if !responder.is_finished() {
-                return Err(PipelineError::Protocol("Cascade ended early".into()));
             }
             stats.cascade_disclosed = responder.stats().parities_disclosed;
             stats.cascade_round_trips = responder.stats().round_trips;
             responder.into_key()
         } else {
-            let mut corrector = CascadeCorrector::new(key, plan)?;
-            let mut msg = corrector.start()?;
+            let mut corrector = FramedCorrector::new(&key, &layout, &plans)?;
+            drop(key);
+            let mut batch = corrector.start()?;
             loop {
-                io.send(&Message::Cascade(msg)).await?;
+                io.send(&Message::Cascade(batch)).await?;
                 if corrector.is_finished() {
                     break;
                 }
-                let reply = match io.recv().await? {
+                let replies = match io.recv().await? {
                     Message::Cascade(m) => m,
                     _ => return Err(unexpected("Cascade")),
                 };
-                msg = corrector.handle(&reply)?;
+                batch = corrector.handle(&replies)?;
             }
-            stats.cascade_disclosed = corrector.stats().parities_disclosed;
-            stats.cascade_round_trips = corrector.stats().round_trips;
-            stats.errors_corrected = corrector.stats().errors_corrected;
+            let cascade = corrector.stats();
+            stats.cascade_disclosed = cascade.parities_disclosed;
+            stats.cascade_round_trips = cascade.round_trips;
+            stats.errors_corrected = cascade.errors_corrected;
             corrector.into_key()?
         };
         stats.cascade_time = t.elapsed();
@@ -661,7 +688,10 @@ mod plan_cache_tests {
         );
         let c = pipeline.clone().plan([1; 32], 4096, 0.03).unwrap();
         assert!(!Arc::ptr_eq(&a, &c), "other block sizes get their own plan");
-        pipeline.plan([2; 32], 4096, 0.02).unwrap();
+        // Fill the cache: `a` is now the least recently used entry.
+        for seed in 2..=PLAN_CACHE_ENTRIES as u8 {
+            pipeline.plan([seed; 32], 4096, 0.02).unwrap();
+        }
         assert_eq!(pipeline.lock_plans().plans.len(), PLAN_CACHE_ENTRIES);
         let d = pipeline.plan([1; 32], 4096, 0.02).unwrap();
         assert!(

@@ -70,6 +70,7 @@
 //! benchmarks, and verification (`distill::verify`) must follow.
 
 mod corrector;
+mod framed;
 mod messages;
 mod plan;
 mod responder;
@@ -81,6 +82,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use corrector::CascadeCorrector;
+pub use framed::{FrameLayout, FramedCorrector, FramedResponder, reconcile_framed_in_process};
 pub use messages::{CascadeDone, CascadeMessage, ParityRange, ParityReply, ParityRequest};
 pub use plan::{CascadePlan, MAX_PASSES};
 pub use responder::CascadeResponder;
