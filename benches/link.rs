@@ -11,9 +11,9 @@ use qkd_sim::device::{LinkConfig, SimulatedDevice, SimulatedLink};
 use qkd_sim::qrng::RandomSource;
 
 /// The next block both ends deliver, and its final bits. A block that post-processing discards
-/// at both ends (Cascade leaves an even number of errors undetected in about one frame in 10^4,
-/// and verification then drops the block) is part of the link's real cost: it is skipped, and
-/// the time spent on it stays in the measurement.
+/// at both ends (Cascade can leave an even number of errors undetected; verification then drops
+/// the block) is part of the link's real cost: it is skipped, and the time spent on it stays in
+/// the measurement.
 async fn next_key(alice: &SimulatedDevice, bob: &SimulatedDevice) -> u64 {
     loop {
         match tokio::join!(alice.next_block(), bob.next_block()) {

@@ -394,14 +394,21 @@ mod tests {
     fn remove_and_reveal_match_the_definition_on_long_keys() {
         // Dense and sparse samples of keys long enough for many words with several sample
         // bits each, and lengths that end mid-word.
-        for (len, k, seed) in [(300_001, 30_000, 1u8), (262_144, 200_000, 2), (100_037, 9, 3)] {
+        for (len, k, seed) in [
+            (300_001, 30_000, 1u8),
+            (262_144, 200_000, 2),
+            (100_037, 9, 3),
+        ] {
             let key = BitString::random(len, &mut ChaCha8Rng::seed_from_u64(u64::from(seed)));
             let s = Sample::choose(len, k, &[seed; 32]).unwrap();
             let mut sampled = vec![false; len];
             for &p in s.positions() {
                 sampled[p] = true;
             }
-            let rest: Vec<bool> = (0..len).filter(|&i| !sampled[i]).map(|i| key.get(i)).collect();
+            let rest: Vec<bool> = (0..len)
+                .filter(|&i| !sampled[i])
+                .map(|i| key.get(i))
+                .collect();
             assert_eq!(s.remove_from(&key).unwrap(), BitString::from_bools(&rest));
             let shown: Vec<bool> = s.positions().iter().map(|&p| key.get(p)).collect();
             let revealed = s.reveal(&key).unwrap().to_bits().unwrap();

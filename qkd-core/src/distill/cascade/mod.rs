@@ -10,8 +10,8 @@
 //! ## Protocol
 //!
 //! Both ends build the same [`CascadePlan`] (key length, block size per pass, a pseudo-random
-//! shuffle per pass derived from a shared seed; the first pass is unshuffled unless
-//! [`CascadeConfig::shuffle_first_pass`]). Then:
+//! shuffle per pass derived from a shared seed; the first pass of a key shorter than 2^15 bits
+//! is unshuffled unless [`CascadeConfig::shuffle_first_pass`]). Then:
 //!
 //! (Shuffles: keys of at least 2^15 bits use a structured shuffle: uniformly random
 //! permutations of the key's 64-bit rows (one for each of eight random groups of columns)
@@ -111,8 +111,14 @@ pub struct CascadeConfig {
     /// Shared seed of the per-pass shuffles (public: shuffles need not be secret, only fixed
     /// independently of the errors).
     pub seed: [u8; 32],
-    /// Shuffle the first pass too (useful when errors come in bursts; with independent errors
-    /// the unshuffled first pass is as good and cheaper).
+    /// Shuffle the first pass of a key shorter than 2^15 bits too (useful when errors come in
+    /// bursts; with independent errors the unshuffled first pass is as good and cheaper).
+    /// Longer keys, whose passes use the structured shuffle, always shuffle the first pass: with
+    /// an unshuffled first pass, two errors in one 64-bit word of the key hide from it, and a
+    /// structured second pass keeps such a pair together whenever its two columns share a row
+    /// permutation and have nearby rotations. On a link at QBER 2% with frames of 1.2e5 bits,
+    /// 5 of 8000 frames kept an error pair that way (the one examined sat in one word); with the
+    /// first pass shuffled, none of another 8000.
     pub shuffle_first_pass: bool,
 }
 

@@ -154,8 +154,9 @@ impl CascadePlan {
             )));
         }
         let mut digest = Fnv::new();
-        // v2: structured shuffles for keys of MIN_ROTATION_LEN bits or more.
-        digest.write(b"qkd-stack cascade plan v2");
+        // v2: structured shuffles for keys of MIN_ROTATION_LEN bits or more; v3: their first
+        // pass is always shuffled.
+        digest.write(b"qkd-stack cascade plan v3");
         digest.write_u64(key_len as u64);
         digest.write_u64(block_sizes.len() as u64);
         digest.write(&config.seed);
@@ -166,9 +167,10 @@ impl CascadePlan {
             .map(|(p, &k)| {
                 let k = k.min(key_len);
                 digest.write_u64(k as u64);
-                let shuffle = if p == 0 && !config.shuffle_first_pass {
+                let structured = key_len >= MIN_ROTATION_LEN;
+                let shuffle = if p == 0 && !config.shuffle_first_pass && !structured {
                     Shuffle::Identity
-                } else if key_len >= MIN_ROTATION_LEN {
+                } else if structured {
                     Shuffle::Rotation(Box::new(RowRotation::new(
                         key_len,
                         &config.seed,
