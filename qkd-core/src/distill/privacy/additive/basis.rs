@@ -1,0 +1,213 @@
+//! Conversion between the monomial basis and the novel polynomial basis of Lin, Chung and Han
+//! for the Cantor basis, in O(n log n log log n) XORs.
+//!
+//! With `s_0(x) = x`, `s_1(x) = x^2 + x` and `s_j = s_1 o s_(j-1)` (the subspace polynomial of
+//! `span(beta_1 .. beta_j)`; all coefficients in GF(2), `s_(2^t)(x) = x^(2^(2^t)) + x`), the novel
+//! basis is `X_i = prod_(j in bits(i)) s_j`, `deg X_i = i`.
+//!
+//! For `2^K` coefficients, let `P` be the largest power of two below `K`, `R = K - P` and
+//! `S = s_P = x^(2^P) + x`. Then `X_(h 2^P + l) = X_h(S) X_l` (`l < 2^P`), since
+//! `s_(P + j) = s_j o s_P`. So, seeing the array as `2^R` rows of `2^P` coefficients:
+//! 1. expand `f = sum_h g_h S^h` (`deg g_h < 2^P`, `g_h` in row `h`) by halving steps (the
+//!    "Taylor expansion at a binomial", [`taylor_step`]);
+//! 2. convert every column `l` (the polynomial `sum_h g_(h,l) y^h`) to the novel basis: the same
+//!    recursion on `2^R` coefficients whose units are whole rows;
+//! 3. convert every row.
+//!
+//! Every step only XORs coefficient ranges, so it is the same for any coefficient type: here a
+//! coefficient is a "unit" of one or more `u64` words, and a whole row can be a unit.
+
+use super::super::kernel::Kernel;
+
+/// `dst ^= src`, by the kernel's vector code for long ranges.
+#[inline]
+fn xor(kernel: Kernel, dst: &mut [u64], src: &[u64]) {
+    if dst.len() >= 32 {
+        kernel.xor_into(dst, src);
+    } else {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d ^= s;
+        }
+    }
+}
+
+/// Largest power of two strictly below `k` (`k >= 2`).
+fn split_point(k: u32) -> u32 {
+    1 << (31 - (k - 1).leading_zeros())
+}
+
+/// One halving step on a block of `2D` units (`dd = D` units in words): `f = lo + x^D hi`
+/// becomes `A + S^(D / 2^P) B` with `A` in the low half, `B` in the high half. With
+/// `d = D / 2^P` units and `x^D = S^d + x^d`: `B = hi + (hi >> (D - d))` on its low `d` units and
+/// `A = lo + x^d B` on the units `d .. D`.
+#[inline]
+fn taylor_step(kernel: Kernel, block: &mut [u64], p: u32) {
+    let dd = block.len() / 2;
+    let d = dd >> p;
+    let (lo, hi) = block.split_at_mut(dd);
+    {
+        let (h0, h1) = hi.split_at_mut(dd - d);
+        xor(kernel, &mut h0[..d], h1);
+    }
+    xor(kernel, &mut lo[d..], &hi[..dd - d]);
+}
+
+/// Inverse of [`taylor_step`].
+#[inline]
+fn taylor_step_inverse(kernel: Kernel, block: &mut [u64], p: u32) {
+    let dd = block.len() / 2;
+    let d = dd >> p;
+    let (lo, hi) = block.split_at_mut(dd);
+    xor(kernel, &mut lo[d..], &hi[..dd - d]);
+    let (h0, h1) = hi.split_at_mut(dd - d);
+    xor(kernel, &mut h0[..d], h1);
+}
+
+/// Expansion in powers of `S = x^(2^P) + x` of a block of `2^k` units (`row = 2^P` units in
+/// words), depth first.
+fn taylor(kernel: Kernel, a: &mut [u64], row: usize, p: u32) {
+    if a.len() <= row {
+        return;
+    }
+    taylor_step(kernel, a, p);
+    let (lo, hi) = a.split_at_mut(a.len() / 2);
+    taylor(kernel, lo, row, p);
+    taylor(kernel, hi, row, p);
+}
+
+/// Inverse of [`taylor`].
+fn taylor_inverse(kernel: Kernel, a: &mut [u64], row: usize, p: u32) {
+    if a.len() <= row {
+        return;
+    }
+    {
+        let (lo, hi) = a.split_at_mut(a.len() / 2);
+        taylor_inverse(kernel, lo, row, p);
+        taylor_inverse(kernel, hi, row, p);
+    }
+    taylor_step_inverse(kernel, a, p);
+}
+
+/// Monomial to novel basis, in place, for `2^k` coefficients of `unit` words each
+/// (`a.len() == unit << k`).
+pub(crate) fn to_novel(kernel: Kernel, a: &mut [u64], k: u32, unit: usize) {
+    debug_assert_eq!(a.len(), unit << k);
+    if k <= 1 {
+        // X_0 = 1, X_1 = x.
+        return;
+    }
+    let p = split_point(k);
+    let row = unit << p;
+    taylor(kernel, a, row, p);
+    to_novel(kernel, a, k - p, row);
+    for r in a.chunks_exact_mut(row) {
+        to_novel(kernel, r, p, unit);
+    }
+}
+
+/// Novel to monomial basis: the inverse of [`to_novel`].
+pub(crate) fn from_novel(kernel: Kernel, a: &mut [u64], k: u32, unit: usize) {
+    debug_assert_eq!(a.len(), unit << k);
+    if k <= 1 {
+        return;
+    }
+    let p = split_point(k);
+    let row = unit << p;
+    for r in a.chunks_exact_mut(row) {
+        from_novel(kernel, r, p, unit);
+    }
+    from_novel(kernel, a, k - p, row);
+    taylor_inverse(kernel, a, row, p);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{RngExt, SeedableRng, rngs::StdRng};
+
+    /// `a * b` over GF(2) for polynomials given as bit vectors (one bool per coefficient).
+    fn mul(a: &[bool], b: &[bool]) -> Vec<bool> {
+        let mut out = vec![false; a.len() + b.len() - 1];
+        for (i, &x) in a.iter().enumerate() {
+            for (j, &y) in b.iter().enumerate() {
+                out[i + j] ^= x & y;
+            }
+        }
+        out
+    }
+
+    /// The novel basis polynomial `X_i` in monomial form.
+    fn novel(i: usize) -> Vec<bool> {
+        let mut s = vec![false, true]; // s_0 = x
+        let mut x = vec![true];
+        for j in 0..usize::BITS as usize {
+            if i >> j == 0 {
+                break;
+            }
+            if (i >> j) & 1 == 1 {
+                x = mul(&x, &s);
+            }
+            // s_(j+1) = s_j^2 + s_j.
+            let mut next = mul(&s, &s);
+            for (c, &v) in next.iter_mut().zip(&s) {
+                *c ^= v;
+            }
+            s = next;
+        }
+        x.truncate(i + 1);
+        x
+    }
+
+    fn kernels() -> Vec<Kernel> {
+        super::super::super::ClmulBackend::available()
+            .into_iter()
+            .filter_map(Kernel::for_backend)
+            .collect()
+    }
+
+    /// `sum_i d_i X_i` equals the monomial input, word by word (64 independent GF(2)
+    /// problems), for every size up to 2^9 and units of 1 and 3 words.
+    #[test]
+    fn novel_coefficients_rebuild_the_polynomial() {
+        let mut rng = StdRng::seed_from_u64(51);
+        for k in 0..=9u32 {
+            let len = 1usize << k;
+            let basis: Vec<Vec<bool>> = (0..len).map(novel).collect();
+            for unit in [1usize, 3] {
+                let f: Vec<u64> = (0..len * unit).map(|_| rng.random()).collect();
+                for kernel in kernels() {
+                    let mut d = f.clone();
+                    to_novel(kernel, &mut d, k, unit);
+                    let mut back = vec![0u64; len * unit];
+                    for (i, x) in basis.iter().enumerate() {
+                        for (deg, _) in x.iter().enumerate().filter(|&(_, &c)| c) {
+                            for w in 0..unit {
+                                back[deg * unit + w] ^= d[i * unit + w];
+                            }
+                        }
+                    }
+                    assert_eq!(back, f, "{kernel:?} k={k} unit={unit}");
+                    from_novel(kernel, &mut d, k, unit);
+                    assert_eq!(d, f, "{kernel:?} k={k} unit={unit} inverse");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn large_round_trip() {
+        let mut rng = StdRng::seed_from_u64(52);
+        for k in [13u32, 17] {
+            let f: Vec<u64> = (0..1usize << k).map(|_| rng.random()).collect();
+            let mut want = f.clone();
+            to_novel(Kernel::Portable, &mut want, k, 1);
+            for kernel in kernels() {
+                let mut d = f.clone();
+                to_novel(kernel, &mut d, k, 1);
+                assert_eq!(d, want, "{kernel:?} k={k}");
+                from_novel(kernel, &mut d, k, 1);
+                assert_eq!(d, f, "{kernel:?} k={k}");
+            }
+        }
+    }
+}

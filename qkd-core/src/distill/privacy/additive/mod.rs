@@ -1,0 +1,183 @@
+//! Toeplitz hashing of large blocks by an exact additive FFT over GF(2^64) in the novel polynomial
+//! basis of Lin, Chung and Han (Cantor basis), O(n log n) field operations.
+//!
+//! * **Packing.** `S(z)` and `X(z)` are cut into 32-bit chunks `a_i(z)`, `b_i(z)` and read as
+//!   polynomials `A(Y) = sum a_i Y^i`, `B(Y)` over GF(2^64) = GF(2)\[z\]/(z^64 + z^4 + z^3 + z + 1)
+//!   with `Y = z^32`. A field product of two chunks has degree at most 62, so it is never reduced:
+//!   it equals the GF(2)\[z\] product, and every coefficient `c_k = sum a_i b_(k-i)` of `A B` is
+//!   the exact GF(2)\[z\] polynomial (63 bits). `S X = sum c_k z^(32 k)` (overlapping words).
+//! * **Product.** With `deg A + deg B < L = 2^K`: convert `A` and `B` to the novel basis
+//!   ([`basis`]), evaluate both on the span of the first `K` Cantor basis elements ([`lch`]),
+//!   multiply pointwise, interpolate, convert back.
+//! * **Memory.** Two arrays of `L` words (the seed's and the key's; the key's is wiped), no
+//!   other buffer of that size: 128 MiB at `n = 1e8`.
+
+mod basis;
+pub(crate) mod field;
+pub(crate) mod lch;
+
+use zeroize::Zeroizing;
+
+use super::kernel::Kernel;
+pub(crate) use field::MAX_LOG;
+
+/// 32-bit chunks of the first `bits` bits of `words`, one per `u64`, into `out` (rest zero).
+fn chunks32(words: &[u64], bits: usize, out: &mut [u64]) {
+    let nchunks = bits.div_ceil(32);
+    let (used, rest) = out.split_at_mut(nchunks);
+    for (pair, &w) in used.chunks_mut(2).zip(words) {
+        pair[0] = w & 0xFFFF_FFFF;
+        if let Some(hi) = pair.get_mut(1) {
+            *hi = w >> 32;
+        }
+    }
+    let tail = bits % 32;
+    if tail != 0
+        && let Some(last) = used.last_mut()
+    {
+        *last &= (1u64 << tail) - 1;
+    }
+    rest.fill(0);
+}
+
+/// Log2 of the transform length for an `m x n` Toeplitz hash (input `n` bits, seed `n + m - 1`),
+/// or `None` beyond [`MAX_LOG`].
+pub(crate) fn transform_log(n: usize, m: usize) -> Option<usize> {
+    let terms = (n + m - 1).div_ceil(32) + n.div_ceil(32) - 1;
+    let log = terms.next_power_of_two().trailing_zeros() as usize;
+    (log <= MAX_LOG).then_some(log)
+}
+
+/// `y = T x` (words of the `m`-bit output, `y.len() = m.div_ceil(64)`, overwritten) for a seed of
+/// `n + m - 1` bits in `seed` and an `n`-bit input in `x`. Returns `false` (and leaves `y`
+/// unchanged) when the size exceeds the largest supported transform.
+pub(crate) fn toeplitz(
+    kernel: Kernel,
+    seed: &[u64],
+    x: &[u64],
+    n: usize,
+    m: usize,
+    y: &mut [u64],
+) -> bool {
+    let Some(log) = transform_log(n, m) else {
+        return false;
+    };
+    let len = 1usize << log;
+    let tw = field::twiddles(len / 2);
+    let mut a = vec![0u64; len]; // seed: public
+    let mut b = Zeroizing::new(vec![0u64; len]);
+    chunks32(seed, n + m - 1, &mut a);
+    chunks32(x, n, &mut b);
+    basis::to_novel(kernel, &mut a, log as u32, 1);
+    lch::forward(kernel, &tw, &mut a, 0);
+    basis::to_novel(kernel, &mut b, log as u32, 1);
+    lch::convolve(kernel, &tw, &mut b, &a, 0);
+    basis::from_novel(kernel, &mut b, log as u32, 1);
+    // Product word j (bits 64 j .. 64 j + 64) is c_(2j) ^ (c_(2j+1) << 32) ^ (c_(2j-1) >> 32)
+    // (each c_k has 63 bits); output word w is bits n - 1 + 64 w .. of the product.
+    let word = |j: usize| -> u64 {
+        let c = |k: usize| b.get(k).copied().unwrap_or(0);
+        let below = if j == 0 { 0 } else { c(2 * j - 1) >> 32 };
+        c(2 * j) ^ (c(2 * j + 1) << 32) ^ below
+    };
+    let (first, shift) = ((n - 1) / 64, (n - 1) % 64);
+    for (w, out) in y.iter_mut().enumerate() {
+        let lo = word(first + w);
+        *out = if shift == 0 {
+            lo
+        } else {
+            (lo >> shift) | (word(first + w + 1) << (64 - shift))
+        };
+    }
+    let tail = m % 64;
+    if tail != 0
+        && let Some(last) = y.last_mut()
+    {
+        *last &= (1u64 << tail) - 1;
+    }
+    true
+}
+
+/// Portable field kernels (used by [`Kernel`] for the portable backend and as reference).
+pub(crate) mod portable {
+    use super::field::mul_portable;
+    use super::lch;
+
+    /// `b[i] = b[i] a[i]` in the field.
+    pub(crate) fn mul_into(b: &mut [u64], a: &[u64]) {
+        for (x, &y) in b.iter_mut().zip(a) {
+            *x = mul_portable(*x, y);
+        }
+    }
+
+    /// [`lch::forward_generic`] with the portable product.
+    pub(crate) fn forward(tw: &[u64], a: &mut [u64], off: usize) {
+        lch::forward_generic(mul_portable, tw, a, off);
+    }
+
+    /// [`lch::inverse_generic`] with the portable product.
+    pub(crate) fn inverse(tw: &[u64], a: &mut [u64], off: usize) {
+        lch::inverse_generic(mul_portable, tw, a, off);
+    }
+
+    /// [`lch::butterfly_fwd_generic`] with the portable product.
+    pub(crate) fn butterfly_fwd(c: u64, u: &mut [u64], v: &mut [u64]) {
+        lch::butterfly_fwd_generic(mul_portable, c, u, v);
+    }
+
+    /// [`lch::butterfly_inv_generic`] with the portable product.
+    pub(crate) fn butterfly_inv(c: u64, u: &mut [u64], v: &mut [u64]) {
+        lch::butterfly_inv_generic(mul_portable, c, u, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::BitString;
+    use crate::distill::privacy::{seed_len, toeplitz_hash_naive};
+    use rand::{RngExt, SeedableRng, rngs::StdRng};
+
+    /// Every kernel (the portable one included, which `hash_additive` never picks on a CPU with
+    /// hardware carry-less multiplication) gives the naive product, on odd lengths and transform
+    /// sizes from 2^0 to 2^9.
+    #[test]
+    fn every_kernel_equals_naive() {
+        let mut rng = StdRng::seed_from_u64(71);
+        let kernels: Vec<Kernel> = super::super::ClmulBackend::available()
+            .into_iter()
+            .filter_map(Kernel::for_backend)
+            .collect();
+        for (n, m) in [
+            (1usize, 1usize),
+            (2, 1),
+            (31, 7),
+            (32, 32),
+            (33, 1),
+            (63, 62),
+            (64, 64),
+            (65, 33),
+            (200, 99),
+            (1000, 500),
+            (4095, 1),
+            (5001, 2501),
+        ] {
+            let sl = seed_len(n, m);
+            let s = BitString::from_words((0..sl.div_ceil(64)).map(|_| rng.random()).collect(), sl);
+            let x = BitString::from_words((0..n.div_ceil(64)).map(|_| rng.random()).collect(), n);
+            let want = toeplitz_hash_naive(&s, &x, m).unwrap();
+            for &k in &kernels {
+                let mut y = vec![0u64; m.div_ceil(64)];
+                assert!(toeplitz(k, s.words(), x.words(), n, m, &mut y));
+                assert_eq!(BitString::from_words(y, m), want, "{k:?} n={n} m={m}");
+            }
+        }
+    }
+
+    #[test]
+    fn chunks_are_masked() {
+        let mut out = vec![7u64; 8];
+        chunks32(&[u64::MAX, u64::MAX], 70, &mut out);
+        assert_eq!(out, [0xFFFF_FFFF, 0xFFFF_FFFF, 0x3F, 0, 0, 0, 0, 0]);
+    }
+}
