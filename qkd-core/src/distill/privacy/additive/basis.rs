@@ -17,6 +17,8 @@
 //! Every step only XORs coefficient ranges, so it is the same for any coefficient type: here a
 //! coefficient is a "unit" of one or more `u64` words, and a whole row can be a unit.
 
+use zeroize::Zeroizing;
+
 use super::super::kernel::Kernel;
 
 /// `dst ^= src`, by the kernel's vector code for long ranges.
@@ -88,10 +90,46 @@ fn taylor_inverse(kernel: Kernel, a: &mut [u64], row: usize, p: u32) {
     taylor_step_inverse(kernel, a, p);
 }
 
+/// Arrays of at most this many words are converted in place; in larger ones the column step
+/// works on strips of columns copied to a buffer of this size (L2-resident), so that it reads
+/// and writes the array once instead of once per level.
+const STRIP_BUFFER: usize = 1 << 15;
+
+/// Applies `convert` (with `2^r` coefficients) to every column of `a` seen as `2^r` rows of
+/// `row` words, i.e. `convert(a, r, row)`.
+fn columns(
+    kernel: Kernel,
+    a: &mut [u64],
+    r: u32,
+    row: usize,
+    convert: fn(Kernel, &mut [u64], u32, usize),
+) {
+    let rows = 1usize << r;
+    if a.len() <= STRIP_BUFFER || rows > STRIP_BUFFER / 8 || !row.is_power_of_two() {
+        convert(kernel, a, r, row);
+        return;
+    }
+    let strip = (STRIP_BUFFER / rows).min(row);
+    let mut buf = Zeroizing::new(vec![0u64; strip * rows]);
+    for start in (0..row).step_by(strip) {
+        for (dst, src) in buf.chunks_exact_mut(strip).zip(a.chunks_exact(row)) {
+            dst.copy_from_slice(&src[start..start + strip]);
+        }
+        convert(kernel, &mut buf, r, strip);
+        for (src, dst) in buf.chunks_exact(strip).zip(a.chunks_exact_mut(row)) {
+            dst[start..start + strip].copy_from_slice(src);
+        }
+    }
+}
+
 /// Monomial to novel basis, in place, for `2^k` coefficients of `unit` words each
 /// (`a.len() == unit << k`).
 pub(crate) fn to_novel(kernel: Kernel, a: &mut [u64], k: u32, unit: usize) {
     debug_assert_eq!(a.len(), unit << k);
+    if unit == 1 && k == 4 {
+        novel16(a);
+        return;
+    }
     if k <= 1 {
         // X_0 = 1, X_1 = x.
         return;
@@ -99,7 +137,7 @@ pub(crate) fn to_novel(kernel: Kernel, a: &mut [u64], k: u32, unit: usize) {
     let p = split_point(k);
     let row = unit << p;
     taylor(kernel, a, row, p);
-    to_novel(kernel, a, k - p, row);
+    columns(kernel, a, k - p, row, to_novel);
     for r in a.chunks_exact_mut(row) {
         to_novel(kernel, r, p, unit);
     }
@@ -108,6 +146,10 @@ pub(crate) fn to_novel(kernel: Kernel, a: &mut [u64], k: u32, unit: usize) {
 /// Novel to monomial basis: the inverse of [`to_novel`].
 pub(crate) fn from_novel(kernel: Kernel, a: &mut [u64], k: u32, unit: usize) {
     debug_assert_eq!(a.len(), unit << k);
+    if unit == 1 && k == 4 {
+        monomial16(a);
+        return;
+    }
     if k <= 1 {
         return;
     }
@@ -116,8 +158,63 @@ pub(crate) fn from_novel(kernel: Kernel, a: &mut [u64], k: u32, unit: usize) {
     for r in a.chunks_exact_mut(row) {
         from_novel(kernel, r, p, unit);
     }
-    from_novel(kernel, a, k - p, row);
+    columns(kernel, a, k - p, row, from_novel);
     taylor_inverse(kernel, a, row, p);
+}
+
+/// [`to_novel`] for 16 single-word coefficients, unrolled: the same steps (`P = 2`: halving
+/// steps with `d = 2` and `d = 1`, the column step on units of 4 words, then each 4-word row).
+#[inline]
+fn novel16(a: &mut [u64]) {
+    let a: &mut [u64; 16] = a.try_into().expect("16 words");
+    a[8] ^= a[14];
+    a[9] ^= a[15];
+    for i in 2..8 {
+        a[i] ^= a[i + 6];
+    }
+    for b in [0, 8] {
+        a[b + 4] ^= a[b + 7];
+        for i in 1..4 {
+            a[b + i] ^= a[b + i + 3];
+        }
+    }
+    for i in 8..12 {
+        a[i] ^= a[i + 4];
+    }
+    for i in 4..8 {
+        a[i] ^= a[i + 4];
+    }
+    for r in [0, 4, 8, 12] {
+        a[r + 2] ^= a[r + 3];
+        a[r + 1] ^= a[r + 2];
+    }
+}
+
+/// Inverse of [`novel16`].
+#[inline]
+fn monomial16(a: &mut [u64]) {
+    let a: &mut [u64; 16] = a.try_into().expect("16 words");
+    for r in [0, 4, 8, 12] {
+        a[r + 1] ^= a[r + 2];
+        a[r + 2] ^= a[r + 3];
+    }
+    for i in 4..8 {
+        a[i] ^= a[i + 4];
+    }
+    for i in 8..12 {
+        a[i] ^= a[i + 4];
+    }
+    for b in [0, 8] {
+        for i in 1..4 {
+            a[b + i] ^= a[b + i + 3];
+        }
+        a[b + 4] ^= a[b + 7];
+    }
+    for i in 2..8 {
+        a[i] ^= a[i + 6];
+    }
+    a[8] ^= a[14];
+    a[9] ^= a[15];
 }
 
 #[cfg(test)]
@@ -190,6 +287,30 @@ mod tests {
                     from_novel(kernel, &mut d, k, unit);
                     assert_eq!(d, f, "{kernel:?} k={k} unit={unit} inverse");
                 }
+            }
+        }
+    }
+
+    /// The strip-wise column step equals converting each column on its own.
+    #[test]
+    fn columns_by_strips_equal_columns_one_by_one() {
+        let mut rng = StdRng::seed_from_u64(53);
+        for (r, row) in [(5u32, 1usize << 12), (2, 1 << 14), (11, 1 << 5)] {
+            let a: Vec<u64> = (0..row << r).map(|_| rng.random()).collect();
+            let mut want = a.clone();
+            for l in 0..row {
+                let mut col: Vec<u64> = (0..1usize << r).map(|h| a[h * row + l]).collect();
+                to_novel(Kernel::Portable, &mut col, r, 1);
+                for (h, &c) in col.iter().enumerate() {
+                    want[h * row + l] = c;
+                }
+            }
+            for kernel in kernels() {
+                let mut got = a.clone();
+                columns(kernel, &mut got, r, row, to_novel);
+                assert_eq!(got, want, "{kernel:?} r={r} row={row}");
+                columns(kernel, &mut got, r, row, from_novel);
+                assert_eq!(got, a, "{kernel:?} r={r} row={row} inverse");
             }
         }
     }
