@@ -42,9 +42,24 @@ fn chunks32(words: &[u64], bits: usize, out: &mut [u64]) {
 
 /// Log2 of the transform length for an `m x n` Toeplitz hash (input `n` bits, seed `n + m - 1`),
 /// or `None` beyond [`MAX_LOG`].
+///
+/// The transform computes `A B mod s_K` (`s_K` vanishes on the evaluation points). With
+/// `T = deg A + deg B + 1` terms, `L = 2^K >= T` gives the exact product. When `K` is a power of
+/// two, `s_K = x^L + x`, so a smaller such `L` also works as long as the wrapped terms stay out
+/// of the chunks the output reads: `x^j = x^(j - L + 1)` for `L <= j < 2L - 1` sends the terms
+/// above `L` to indices `1 ..= T - L`, which must lie below the first chunk that overlaps output
+/// bits (`32 k + 62 >= n - 1`), and the seed's chunks must fit (`deg A < L`). This halves the
+/// transform for `n + m` just below the powers `32 * 2^(2^t)` (e.g. `n = 10^6`, `m = n / 2`).
 pub(crate) fn transform_log(n: usize, m: usize) -> Option<usize> {
-    let terms = (n + m - 1).div_ceil(32) + n.div_ceil(32) - 1;
-    let log = terms.next_power_of_two().trailing_zeros() as usize;
+    let (na, nb) = ((n + m - 1).div_ceil(32), n.div_ceil(32));
+    let terms = na + nb - 1;
+    let exact = terms.next_power_of_two().trailing_zeros() as usize;
+    let first_needed = (n.saturating_sub(63)).div_ceil(32);
+    let wrapped = [1usize, 2, 4, 8, 16].into_iter().find(|&k| {
+        let l = 1usize << k;
+        k < exact && na <= l && terms < 2 * l && terms - l < first_needed
+    });
+    let log = wrapped.unwrap_or(exact);
     (log <= MAX_LOG).then_some(log)
 }
 
