@@ -95,6 +95,9 @@ fn taylor_inverse(kernel: Kernel, a: &mut [u64], row: usize, p: u32) {
 /// and writes the array once instead of once per level.
 const STRIP_BUFFER: usize = 1 << 15;
 
+/// Arrays of at most this many words (1 MiB, half of L2) need no strips.
+const IN_CACHE: usize = 1 << 17;
+
 /// Applies `convert` (with `2^r` coefficients) to every column of `a` seen as `2^r` rows of
 /// `row` words, i.e. `convert(a, r, row)`.
 fn columns(
@@ -105,7 +108,7 @@ fn columns(
     convert: fn(Kernel, &mut [u64], u32, usize),
 ) {
     let rows = 1usize << r;
-    if a.len() <= STRIP_BUFFER || rows > STRIP_BUFFER / 8 || !row.is_power_of_two() {
+    if a.len() <= IN_CACHE || rows > STRIP_BUFFER / 8 || !row.is_power_of_two() {
         convert(kernel, a, r, row);
         return;
     }
@@ -295,7 +298,7 @@ mod tests {
     #[test]
     fn columns_by_strips_equal_columns_one_by_one() {
         let mut rng = StdRng::seed_from_u64(53);
-        for (r, row) in [(5u32, 1usize << 12), (2, 1 << 14), (11, 1 << 5)] {
+        for (r, row) in [(5u32, 1usize << 13), (2, 1 << 16), (12, 1 << 6)] {
             let a: Vec<u64> = (0..row << r).map(|_| rng.random()).collect();
             let mut want = a.clone();
             for l in 0..row {

@@ -98,6 +98,13 @@ pub(crate) fn twiddles(half: usize) -> Vec<u64> {
     t
 }
 
+/// [`twiddles`]`(half)` from a table computed once, for `half <= 2^16`.
+pub(crate) fn cached_twiddles(half: usize) -> Option<&'static [u64]> {
+    static TABLE: OnceLock<Vec<u64>> = OnceLock::new();
+    const CACHED: usize = 1 << 16;
+    (half <= CACHED).then(|| &TABLE.get_or_init(|| twiddles(CACHED))[..half.max(1)])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +138,9 @@ mod tests {
     fn twiddles_are_subset_sums() {
         let b = cantor_basis();
         let t = twiddles(64);
+        assert_eq!(cached_twiddles(64), Some(&t[..]));
+        assert_eq!(cached_twiddles(1), Some(&t[..1]));
+        assert_eq!(cached_twiddles(1 << 17), None);
         for (q, &tq) in t.iter().enumerate() {
             let want = (0..6).fold(0, |acc, i| {
                 acc ^ if (q >> i) & 1 == 1 { b[i + 1] } else { 0 }

@@ -16,7 +16,9 @@ mod basis;
 pub(crate) mod field;
 pub(crate) mod lch;
 
-use zeroize::Zeroizing;
+use std::cell::RefCell;
+
+use zeroize::{Zeroize, Zeroizing};
 
 use super::kernel::Kernel;
 pub(crate) use field::MAX_LOG;
@@ -78,16 +80,67 @@ pub(crate) fn toeplitz(
         return false;
     };
     let len = 1usize << log;
-    let tw = field::twiddles(len / 2);
+    let owned;
+    let tw: &[u64] = match field::cached_twiddles(len / 2) {
+        Some(t) => t,
+        None => {
+            owned = field::twiddles(len / 2);
+            &owned
+        }
+    };
+    if 2 * len <= REUSED_WORDS {
+        let done = WORKSPACE.with(|cell| {
+            let Ok(mut work) = cell.try_borrow_mut() else {
+                return false;
+            };
+            if work.len() < 2 * len {
+                work.resize(2 * len, 0);
+            }
+            let (a, b) = work[..2 * len].split_at_mut(len);
+            product(kernel, tw, seed, x, n, m, log, a, b, y);
+            b.zeroize();
+            true
+        });
+        if done {
+            return true;
+        }
+    }
     let mut a = vec![0u64; len]; // seed: public
     let mut b = Zeroizing::new(vec![0u64; len]);
-    chunks32(seed, n + m - 1, &mut a);
-    chunks32(x, n, &mut b);
-    basis::to_novel(kernel, &mut a, log as u32, 1);
-    lch::forward(kernel, &tw, &mut a, 0);
-    basis::to_novel(kernel, &mut b, log as u32, 1);
-    lch::convolve(kernel, &tw, &mut b, &a, 0);
-    basis::from_novel(kernel, &mut b, log as u32, 1);
+    product(kernel, tw, seed, x, n, m, log, &mut a, &mut b, y);
+    true
+}
+
+/// Transforms of at most half this many words run in a per-thread buffer that is kept (wiped
+/// after every use) instead of fresh allocations, whose page faults cost about 8% at 2^16 words.
+const REUSED_WORDS: usize = 1 << 17;
+
+thread_local! {
+    static WORKSPACE: RefCell<Zeroizing<Vec<u64>>> = RefCell::new(Zeroizing::new(Vec::new()));
+}
+
+/// The product and extraction of [`toeplitz`] in the buffers `a` (seed) and `b` (key) of
+/// `2^log` words each (any content on entry; `b` holds key-dependent values on return).
+#[allow(clippy::too_many_arguments)]
+fn product(
+    kernel: Kernel,
+    tw: &[u64],
+    seed: &[u64],
+    x: &[u64],
+    n: usize,
+    m: usize,
+    log: usize,
+    a: &mut [u64],
+    b: &mut [u64],
+    y: &mut [u64],
+) {
+    chunks32(seed, n + m - 1, a);
+    chunks32(x, n, b);
+    basis::to_novel(kernel, a, log as u32, 1);
+    lch::forward(kernel, tw, a, 0);
+    basis::to_novel(kernel, b, log as u32, 1);
+    lch::convolve(kernel, tw, b, a, 0);
+    basis::from_novel(kernel, b, log as u32, 1);
     // Product word j (bits 64 j .. 64 j + 64) is c_(2j) ^ (c_(2j+1) << 32) ^ (c_(2j-1) >> 32)
     // (each c_k has 63 bits); output word w is bits n - 1 + 64 w .. of the product.
     let word = |j: usize| -> u64 {
@@ -110,7 +163,6 @@ pub(crate) fn toeplitz(
     {
         *last &= (1u64 << tail) - 1;
     }
-    true
 }
 
 /// Portable field kernels (used by [`Kernel`] for the portable backend and as reference).
