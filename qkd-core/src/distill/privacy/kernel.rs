@@ -234,6 +234,37 @@ impl Kernel {
         additive::portable::butterfly_inv(c, u, v);
     }
 
+    /// Two forward butterfly levels in one pass over four quarters (see the `additive::lch`
+    /// module).
+    pub(crate) fn lch_radix4_fwd(self, c: [u64; 3], a: &mut [u64]) {
+        #[cfg(target_arch = "x86_64")]
+        if let Kernel::Avx512(tok) = self {
+            clmul_x86::lch_radix4_fwd_avx512(tok, c, a);
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(p) = self.pclmul() {
+            clmul_x86::lch_radix4_fwd_pclmul(p, c, a);
+            return;
+        }
+        additive::portable::radix4_fwd(c, a);
+    }
+
+    /// Inverse of [`Kernel::lch_radix4_fwd`].
+    pub(crate) fn lch_radix4_inv(self, c: [u64; 3], a: &mut [u64]) {
+        #[cfg(target_arch = "x86_64")]
+        if let Kernel::Avx512(tok) = self {
+            clmul_x86::lch_radix4_inv_avx512(tok, c, a);
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(p) = self.pclmul() {
+            clmul_x86::lch_radix4_inv_pclmul(p, c, a);
+            return;
+        }
+        additive::portable::radix4_inv(c, a);
+    }
+
     /// `dst ^= src` over the common length.
     #[inline]
     pub(crate) fn xor_into(self, dst: &mut [u64], src: &[u64]) {

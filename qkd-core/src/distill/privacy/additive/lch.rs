@@ -45,6 +45,66 @@ pub(crate) fn butterfly_inv_generic(
     }
 }
 
+/// Two levels at once on a block of four quarters `q0 .. q3` (one pass over memory instead of
+/// two): the top level pairs `(q0, q2)` and `(q1, q3)` with twiddle `c[0]`, the next pairs
+/// `(q0, q1)` with `c[1]` and `(q2, q3)` with `c[2]`.
+#[inline(always)]
+pub(crate) fn radix4_fwd_generic(mul: impl Fn(u64, u64) -> u64, c: [u64; 3], a: &mut [u64]) {
+    let q = a.len() / 4;
+    let (h0, h1) = a.split_at_mut(2 * q);
+    let (q0, q1) = h0.split_at_mut(q);
+    let (q2, q3) = h1.split_at_mut(q);
+    for (((w, x), y), z) in q0
+        .iter_mut()
+        .zip(q1.iter_mut())
+        .zip(q2.iter_mut())
+        .zip(q3.iter_mut())
+    {
+        *w ^= mul(c[0], *y);
+        *y ^= *w;
+        *x ^= mul(c[0], *z);
+        *z ^= *x;
+        *w ^= mul(c[1], *x);
+        *x ^= *w;
+        *y ^= mul(c[2], *z);
+        *z ^= *y;
+    }
+}
+
+/// Inverse of [`radix4_fwd_generic`].
+#[inline(always)]
+pub(crate) fn radix4_inv_generic(mul: impl Fn(u64, u64) -> u64, c: [u64; 3], a: &mut [u64]) {
+    let q = a.len() / 4;
+    let (h0, h1) = a.split_at_mut(2 * q);
+    let (q0, q1) = h0.split_at_mut(q);
+    let (q2, q3) = h1.split_at_mut(q);
+    for (((w, x), y), z) in q0
+        .iter_mut()
+        .zip(q1.iter_mut())
+        .zip(q2.iter_mut())
+        .zip(q3.iter_mut())
+    {
+        *x ^= *w;
+        *w ^= mul(c[1], *x);
+        *z ^= *y;
+        *y ^= mul(c[2], *z);
+        *y ^= *w;
+        *w ^= mul(c[0], *y);
+        *z ^= *x;
+        *x ^= mul(c[0], *z);
+    }
+}
+
+/// Twiddles of the two levels of a radix-4 step on a block of `n` words at `off`.
+fn radix4_twiddles(tw: &[u64], n: usize, off: usize) -> [u64; 3] {
+    let k = n.trailing_zeros();
+    [
+        tw[off >> k],
+        tw[off >> (k - 1)],
+        tw[(off + n / 2) >> (k - 1)],
+    ]
+}
+
 /// Every level of the forward transform of the block `a` (a power of two long) whose points
 /// start at index `off` (a multiple of `a.len()`).
 #[inline(always)]
@@ -93,6 +153,13 @@ pub(crate) fn forward(kernel: Kernel, tw: &[u64], a: &mut [u64], off: usize) {
         kernel.lch_forward(tw, a, off);
         return;
     }
+    if n >= 4 * CHUNK {
+        kernel.lch_radix4_fwd(radix4_twiddles(tw, n, off), a);
+        for (i, q) in a.chunks_exact_mut(n / 4).enumerate() {
+            forward(kernel, tw, q, off + i * n / 4);
+        }
+        return;
+    }
     let k = n.trailing_zeros();
     let (u, v) = a.split_at_mut(n / 2);
     kernel.lch_butterfly_fwd(tw[off >> k], u, v);
@@ -123,6 +190,19 @@ pub(crate) fn convolve(kernel: Kernel, tw: &[u64], b: &mut [u64], a_hat: &[u64],
         kernel.lch_forward(tw, b, off);
         kernel.gf_mul_into(b, a_hat);
         kernel.lch_inverse(tw, b, off);
+        return;
+    }
+    if n >= 4 * CHUNK {
+        let c = radix4_twiddles(tw, n, off);
+        kernel.lch_radix4_fwd(c, b);
+        for (i, (q, aq)) in b
+            .chunks_exact_mut(n / 4)
+            .zip(a_hat.chunks_exact(n / 4))
+            .enumerate()
+        {
+            convolve(kernel, tw, q, aq, off + i * n / 4);
+        }
+        kernel.lch_radix4_inv(c, b);
         return;
     }
     let k = n.trailing_zeros();

@@ -192,6 +192,16 @@ pub(crate) mod portable {
         lch::butterfly_fwd_generic(mul_portable, c, u, v);
     }
 
+    /// [`lch::radix4_fwd_generic`] with the portable product.
+    pub(crate) fn radix4_fwd(c: [u64; 3], a: &mut [u64]) {
+        lch::radix4_fwd_generic(mul_portable, c, a);
+    }
+
+    /// [`lch::radix4_inv_generic`] with the portable product.
+    pub(crate) fn radix4_inv(c: [u64; 3], a: &mut [u64]) {
+        lch::radix4_inv_generic(mul_portable, c, a);
+    }
+
     /// [`lch::butterfly_inv_generic`] with the portable product.
     pub(crate) fn butterfly_inv(c: u64, u: &mut [u64], v: &mut [u64]) {
         lch::butterfly_inv_generic(mul_portable, c, u, v);

@@ -74,6 +74,88 @@ pub(crate) fn lch_butterfly_inv_avx512(_: Avx512Clmul, c: u64, u: &mut [u64], v:
     unsafe { butterfly_inv_avx512(c, u, v) }
 }
 
+/// Two forward butterfly levels in one pass (see [`lch::radix4_fwd_generic`]).
+pub(crate) fn lch_radix4_fwd_pclmul(_: Pclmul, c: [u64; 3], a: &mut [u64]) {
+    // SAFETY: as for `lch_forward_pclmul`.
+    unsafe { radix4_fwd_pclmul_impl(c, a) }
+}
+
+/// Inverse of [`lch_radix4_fwd_pclmul`].
+pub(crate) fn lch_radix4_inv_pclmul(_: Pclmul, c: [u64; 3], a: &mut [u64]) {
+    // SAFETY: as for `lch_forward_pclmul`.
+    unsafe { radix4_inv_pclmul_impl(c, a) }
+}
+
+/// [`lch_radix4_fwd_pclmul`] eight positions at a time with `VPCLMULQDQ`.
+pub(crate) fn lch_radix4_fwd_avx512(_: Avx512Clmul, c: [u64; 3], a: &mut [u64]) {
+    // SAFETY: as for `gf_mul_into_avx512`.
+    unsafe { radix4_avx512_impl(c, a, false) }
+}
+
+/// [`lch_radix4_inv_pclmul`] eight positions at a time with `VPCLMULQDQ`.
+pub(crate) fn lch_radix4_inv_avx512(_: Avx512Clmul, c: [u64; 3], a: &mut [u64]) {
+    // SAFETY: as for `gf_mul_into_avx512`.
+    unsafe { radix4_avx512_impl(c, a, true) }
+}
+
+#[target_feature(enable = "pclmulqdq")]
+fn radix4_fwd_pclmul_impl(c: [u64; 3], a: &mut [u64]) {
+    lch::radix4_fwd_generic(|x, y| gf_mul(x, y), c, a);
+}
+
+#[target_feature(enable = "pclmulqdq")]
+fn radix4_inv_pclmul_impl(c: [u64; 3], a: &mut [u64]) {
+    lch::radix4_inv_generic(|x, y| gf_mul(x, y), c, a);
+}
+
+#[target_feature(enable = "avx512f,vpclmulqdq,pclmulqdq")]
+fn radix4_avx512_impl(c: [u64; 3], a: &mut [u64], inverse: bool) {
+    let q = a.len() / 4;
+    if q % 8 != 0 {
+        if inverse {
+            lch::radix4_inv_generic(|x, y| gf_mul(x, y), c, a);
+        } else {
+            lch::radix4_fwd_generic(|x, y| gf_mul(x, y), c, a);
+        }
+        return;
+    }
+    let [c0, c1, c2] = c.map(|t| _mm512_set1_epi64(t as i64));
+    let (h0, h1) = a.split_at_mut(2 * q);
+    let (q0, q1) = h0.split_at_mut(q);
+    let (q2, q3) = h1.split_at_mut(q);
+    let quarters = q0
+        .chunks_exact_mut(8)
+        .zip(q1.chunks_exact_mut(8))
+        .zip(q2.chunks_exact_mut(8))
+        .zip(q3.chunks_exact_mut(8));
+    for (((p0, p1), p2), p3) in quarters {
+        let (mut w, mut x, mut y, mut z) = (load8(p0), load8(p1), load8(p2), load8(p3));
+        if inverse {
+            x = _mm512_xor_si512(x, w);
+            w = _mm512_xor_si512(w, gf_mul8(c1, x));
+            z = _mm512_xor_si512(z, y);
+            y = _mm512_xor_si512(y, gf_mul8(c2, z));
+            y = _mm512_xor_si512(y, w);
+            w = _mm512_xor_si512(w, gf_mul8(c0, y));
+            z = _mm512_xor_si512(z, x);
+            x = _mm512_xor_si512(x, gf_mul8(c0, z));
+        } else {
+            w = _mm512_xor_si512(w, gf_mul8(c0, y));
+            y = _mm512_xor_si512(y, w);
+            x = _mm512_xor_si512(x, gf_mul8(c0, z));
+            z = _mm512_xor_si512(z, x);
+            w = _mm512_xor_si512(w, gf_mul8(c1, x));
+            x = _mm512_xor_si512(x, w);
+            y = _mm512_xor_si512(y, gf_mul8(c2, z));
+            z = _mm512_xor_si512(z, y);
+        }
+        store8(p0, w);
+        store8(p1, x);
+        store8(p2, y);
+        store8(p3, z);
+    }
+}
+
 #[target_feature(enable = "pclmulqdq")]
 #[inline]
 fn gf_mul(a: u64, b: u64) -> u64 {

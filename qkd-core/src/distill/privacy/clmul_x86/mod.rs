@@ -18,7 +18,8 @@ mod gf;
 pub(crate) use gf::{
     gf_mul_into_avx512, gf_mul_into_pclmul, lch_butterfly_fwd_avx512, lch_butterfly_fwd_pclmul,
     lch_butterfly_inv_avx512, lch_butterfly_inv_pclmul, lch_forward_avx512, lch_forward_pclmul,
-    lch_inverse_avx512, lch_inverse_pclmul,
+    lch_inverse_avx512, lch_inverse_pclmul, lch_radix4_fwd_avx512, lch_radix4_fwd_pclmul,
+    lch_radix4_inv_avx512, lch_radix4_inv_pclmul,
 };
 
 use core::arch::x86_64::{
