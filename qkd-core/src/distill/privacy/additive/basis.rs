@@ -77,17 +77,26 @@ fn taylor(kernel: Kernel, a: &mut [u64], row: usize, p: u32) {
     taylor(kernel, hi, row, p);
 }
 
-/// Inverse of [`taylor`].
-fn taylor_inverse(kernel: Kernel, a: &mut [u64], row: usize, p: u32) {
-    if a.len() <= row {
+/// Inverse of [`taylor`]; only the words from index `need` on are wanted (those below may be
+/// left wrong; see [`from_novel`]).
+fn taylor_inverse(kernel: Kernel, a: &mut [u64], row: usize, p: u32, need: usize) {
+    if a.len() <= row || a.len() <= need {
         return;
     }
+    let half = a.len() / 2;
     {
-        let (lo, hi) = a.split_at_mut(a.len() / 2);
-        taylor_inverse(kernel, lo, row, p);
-        taylor_inverse(kernel, hi, row, p);
+        let (lo, hi) = a.split_at_mut(half);
+        taylor_inverse(kernel, lo, row, p, need);
+        taylor_inverse(kernel, hi, row, p, need.saturating_sub(half));
     }
-    taylor_step_inverse(kernel, a, p);
+    if half <= need {
+        // Only the high half is wanted: its part of the step.
+        let d = half >> p;
+        let (h0, h1) = a[half..].split_at_mut(half - d);
+        xor(kernel, &mut h0[..d], h1);
+    } else {
+        taylor_step_inverse(kernel, a, p);
+    }
 }
 
 /// Arrays of at most this many words are converted in place; in larger ones the column step
@@ -99,30 +108,34 @@ const STRIP_BUFFER: usize = 1 << 15;
 const IN_CACHE: usize = 1 << 17;
 
 /// Applies `convert` (with `2^r` coefficients) to every column of `a` seen as `2^r` rows of
-/// `row` words, i.e. `convert(a, r, row)`.
-fn columns(
-    kernel: Kernel,
-    a: &mut [u64],
-    r: u32,
-    row: usize,
-    convert: fn(Kernel, &mut [u64], u32, usize),
-) {
+/// `row` words, i.e. `convert(a, r, row, need)`.
+fn columns(kernel: Kernel, a: &mut [u64], r: u32, row: usize, need: usize, convert: Convert) {
     let rows = 1usize << r;
     if a.len() <= IN_CACHE || rows > STRIP_BUFFER / 8 || !row.is_power_of_two() {
-        convert(kernel, a, r, row);
+        convert(kernel, a, r, row, need);
         return;
     }
     let strip = (STRIP_BUFFER / rows).min(row);
+    // Rows below `need / row` are not wanted (`need` is a row boundary or inside one).
+    let need_rows = need / row;
     let mut buf = Zeroizing::new(vec![0u64; strip * rows]);
     for start in (0..row).step_by(strip) {
         for (dst, src) in buf.chunks_exact_mut(strip).zip(a.chunks_exact(row)) {
             dst.copy_from_slice(&src[start..start + strip]);
         }
-        convert(kernel, &mut buf, r, strip);
+        convert(kernel, &mut buf, r, strip, need_rows * strip);
         for (src, dst) in buf.chunks_exact(strip).zip(a.chunks_exact_mut(row)) {
             dst[start..start + strip].copy_from_slice(src);
         }
     }
+}
+
+/// A conversion with the signature of [`from_novel`].
+type Convert = fn(Kernel, &mut [u64], u32, usize, usize);
+
+/// [`to_novel`] with the signature of [`from_novel`] (every word is wanted).
+fn to_novel_all(kernel: Kernel, a: &mut [u64], k: u32, unit: usize, _need: usize) {
+    to_novel(kernel, a, k, unit);
 }
 
 /// Monomial to novel basis, in place, for `2^k` coefficients of `unit` words each
@@ -140,15 +153,21 @@ pub(crate) fn to_novel(kernel: Kernel, a: &mut [u64], k: u32, unit: usize) {
     let p = split_point(k);
     let row = unit << p;
     taylor(kernel, a, row, p);
-    columns(kernel, a, k - p, row, to_novel);
+    columns(kernel, a, k - p, row, 0, to_novel_all);
     for r in a.chunks_exact_mut(row) {
         to_novel(kernel, r, p, unit);
     }
 }
 
-/// Novel to monomial basis: the inverse of [`to_novel`].
-pub(crate) fn from_novel(kernel: Kernel, a: &mut [u64], k: u32, unit: usize) {
+/// Novel to monomial basis: the inverse of [`to_novel`], where only the words from index `need`
+/// on are wanted: those below may be left wrong, and work that only feeds them is skipped.
+/// (Both conversions are triangular: a novel coefficient `i` only reaches monomial coefficients
+/// `j <= i`, since `deg X_i = i`, so nothing below `need` feeds a wanted word.)
+pub(crate) fn from_novel(kernel: Kernel, a: &mut [u64], k: u32, unit: usize, need: usize) {
     debug_assert_eq!(a.len(), unit << k);
+    if a.len() <= need {
+        return;
+    }
     if unit == 1 && k == 4 {
         monomial16(a);
         return;
@@ -158,11 +177,11 @@ pub(crate) fn from_novel(kernel: Kernel, a: &mut [u64], k: u32, unit: usize) {
     }
     let p = split_point(k);
     let row = unit << p;
-    for r in a.chunks_exact_mut(row) {
-        from_novel(kernel, r, p, unit);
+    for (i, r) in a.chunks_exact_mut(row).enumerate() {
+        from_novel(kernel, r, p, unit, need.saturating_sub(i * row));
     }
-    columns(kernel, a, k - p, row, from_novel);
-    taylor_inverse(kernel, a, row, p);
+    columns(kernel, a, k - p, row, need, from_novel);
+    taylor_inverse(kernel, a, row, p, need);
 }
 
 /// [`to_novel`] for 16 single-word coefficients, unrolled: the same steps (`P = 2`: halving
@@ -287,7 +306,7 @@ mod tests {
                         }
                     }
                     assert_eq!(back, f, "{kernel:?} k={k} unit={unit}");
-                    from_novel(kernel, &mut d, k, unit);
+                    from_novel(kernel, &mut d, k, unit, 0);
                     assert_eq!(d, f, "{kernel:?} k={k} unit={unit} inverse");
                 }
             }
@@ -310,10 +329,42 @@ mod tests {
             }
             for kernel in kernels() {
                 let mut got = a.clone();
-                columns(kernel, &mut got, r, row, to_novel);
+                columns(kernel, &mut got, r, row, 0, to_novel_all);
                 assert_eq!(got, want, "{kernel:?} r={r} row={row}");
-                columns(kernel, &mut got, r, row, from_novel);
+                columns(kernel, &mut got, r, row, 0, from_novel);
                 assert_eq!(got, a, "{kernel:?} r={r} row={row} inverse");
+            }
+        }
+    }
+
+    /// With `need`, the words from `need` on are those of the full conversion.
+    #[test]
+    fn partial_inverse_keeps_the_wanted_words() {
+        let mut rng = StdRng::seed_from_u64(54);
+        for k in [4u32, 9, 18] {
+            let len = 1usize << k;
+            let d: Vec<u64> = (0..len).map(|_| rng.random()).collect();
+            let mut full = d.clone();
+            from_novel(Kernel::Portable, &mut full, k, 1, 0);
+            for need in [
+                1,
+                15,
+                16,
+                17,
+                len / 3,
+                len / 2 - 1,
+                len / 2,
+                len / 2 + 5,
+                len - 1,
+            ]
+            .into_iter()
+            .filter(|&w| w < len)
+            {
+                for kernel in kernels() {
+                    let mut got = d.clone();
+                    from_novel(kernel, &mut got, k, 1, need);
+                    assert_eq!(got[need..], full[need..], "{kernel:?} k={k} need={need}");
+                }
             }
         }
     }
@@ -329,7 +380,7 @@ mod tests {
                 let mut d = f.clone();
                 to_novel(kernel, &mut d, k, 1);
                 assert_eq!(d, want, "{kernel:?} k={k}");
-                from_novel(kernel, &mut d, k, 1);
+                from_novel(kernel, &mut d, k, 1, 0);
                 assert_eq!(d, f, "{kernel:?} k={k}");
             }
         }

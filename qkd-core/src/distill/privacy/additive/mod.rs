@@ -119,6 +119,17 @@ thread_local! {
     static WORKSPACE: RefCell<Zeroizing<Vec<u64>>> = RefCell::new(Zeroizing::new(Vec::new()));
 }
 
+/// [`basis::to_novel`] of `a` (`2^log` words) whose words from `used` on are zero: only the
+/// smallest power-of-two prefix holding the used words is converted (the novel coefficients of
+/// a polynomial of degree below `2^k` vanish from index `2^k` on).
+fn to_novel_prefix(kernel: Kernel, a: &mut [u64], log: usize, used: usize) {
+    let mut k = log;
+    while k > 0 && used <= 1 << (k - 1) {
+        k -= 1;
+    }
+    basis::to_novel(kernel, &mut a[..1 << k], k as u32, 1);
+}
+
 /// The product and extraction of [`toeplitz`] in the buffers `a` (seed) and `b` (key) of
 /// `2^log` words each (any content on entry; `b` holds key-dependent values on return).
 #[allow(clippy::too_many_arguments)]
@@ -136,11 +147,13 @@ fn product(
 ) {
     chunks32(seed, n + m - 1, a);
     chunks32(x, n, b);
-    basis::to_novel(kernel, a, log as u32, 1);
+    to_novel_prefix(kernel, a, log, (n + m - 1).div_ceil(32));
     lch::forward(kernel, tw, a, 0);
-    basis::to_novel(kernel, b, log as u32, 1);
+    to_novel_prefix(kernel, b, log, n.div_ceil(32));
     lch::convolve(kernel, tw, b, a, 0);
-    basis::from_novel(kernel, b, log as u32, 1);
+    // The extraction below reads chunks from index 2 * ((n - 1) / 64) - 1 on.
+    let need = (2 * ((n - 1) / 64)).saturating_sub(1);
+    basis::from_novel(kernel, b, log as u32, 1, need);
     // Product word j (bits 64 j .. 64 j + 64) is c_(2j) ^ (c_(2j+1) << 32) ^ (c_(2j-1) >> 32)
     // (each c_k has 63 bits); output word w is bits n - 1 + 64 w .. of the product.
     let word = |j: usize| -> u64 {
