@@ -13,9 +13,11 @@
 
 use super::super::kernel::Kernel;
 
-/// Blocks of at most this many words are transformed level by level in one kernel call
-/// (L1-resident); larger ones recursively, depth first.
-pub(crate) const CHUNK: usize = 1 << 12;
+/// Blocks of at most this many words (16 KiB, L1-resident with the other operand of the
+/// product) are transformed level by level in one kernel call; larger ones recursively, depth
+/// first, two levels per pass from four chunks on. 2^11 measured faster than 2^9, 2^10, 2^12 and
+/// 2^13 (docs/benchmarks.md, `pa-speed2`).
+pub(crate) const CHUNK: usize = 1 << 11;
 
 /// Forward butterfly on one level: `u += c v`, `v += u`.
 #[inline(always)]
