@@ -97,7 +97,15 @@ pub(crate) fn toeplitz(
                 work.resize(2 * len, 0);
             }
             let (a, b) = work[..2 * len].split_at_mut(len);
-            product(kernel, tw, seed, x, n, m, log, a, b, y);
+            Hash {
+                kernel,
+                tw,
+                seed,
+                x,
+                n,
+                m,
+            }
+            .product(a, b, y);
             b.zeroize();
             true
         });
@@ -107,7 +115,15 @@ pub(crate) fn toeplitz(
     }
     let mut a = vec![0u64; len]; // seed: public
     let mut b = Zeroizing::new(vec![0u64; len]);
-    product(kernel, tw, seed, x, n, m, log, &mut a, &mut b, y);
+    Hash {
+        kernel,
+        tw,
+        seed,
+        x,
+        n,
+        m,
+    }
+    .product(&mut a, &mut b, y);
     true
 }
 
@@ -130,51 +146,60 @@ fn to_novel_prefix(kernel: Kernel, a: &mut [u64], log: usize, used: usize) {
     basis::to_novel(kernel, &mut a[..1 << k], k as u32, 1);
 }
 
-/// The product and extraction of [`toeplitz`] in the buffers `a` (seed) and `b` (key) of
-/// `2^log` words each (any content on entry; `b` holds key-dependent values on return).
-#[allow(clippy::too_many_arguments)]
-fn product(
+/// The operands of one hash.
+struct Hash<'a> {
     kernel: Kernel,
-    tw: &[u64],
-    seed: &[u64],
-    x: &[u64],
+    tw: &'a [u64],
+    seed: &'a [u64],
+    x: &'a [u64],
     n: usize,
     m: usize,
-    log: usize,
-    a: &mut [u64],
-    b: &mut [u64],
-    y: &mut [u64],
-) {
-    chunks32(seed, n + m - 1, a);
-    chunks32(x, n, b);
-    to_novel_prefix(kernel, a, log, (n + m - 1).div_ceil(32));
-    lch::forward(kernel, tw, a, 0);
-    to_novel_prefix(kernel, b, log, n.div_ceil(32));
-    lch::convolve(kernel, tw, b, a, 0);
-    // The extraction below reads chunks from index 2 * ((n - 1) / 64) - 1 on.
-    let need = (2 * ((n - 1) / 64)).saturating_sub(1);
-    basis::from_novel(kernel, b, log as u32, 1, need);
-    // Product word j (bits 64 j .. 64 j + 64) is c_(2j) ^ (c_(2j+1) << 32) ^ (c_(2j-1) >> 32)
-    // (each c_k has 63 bits); output word w is bits n - 1 + 64 w .. of the product.
-    let word = |j: usize| -> u64 {
-        let c = |k: usize| b.get(k).copied().unwrap_or(0);
-        let below = if j == 0 { 0 } else { c(2 * j - 1) >> 32 };
-        c(2 * j) ^ (c(2 * j + 1) << 32) ^ below
-    };
-    let (first, shift) = ((n - 1) / 64, (n - 1) % 64);
-    for (w, out) in y.iter_mut().enumerate() {
-        let lo = word(first + w);
-        *out = if shift == 0 {
-            lo
-        } else {
-            (lo >> shift) | (word(first + w + 1) << (64 - shift))
+}
+
+impl Hash<'_> {
+    /// The product and extraction of [`toeplitz`] in the buffers `a` (seed) and `b` (key) of
+    /// `2^log` words each (any content on entry; `b` holds key-dependent values on return).
+    fn product(&self, a: &mut [u64], b: &mut [u64], y: &mut [u64]) {
+        let Hash {
+            kernel,
+            tw,
+            seed,
+            x,
+            n,
+            m,
+        } = *self;
+        let log = a.len().trailing_zeros() as usize;
+        chunks32(seed, n + m - 1, a);
+        chunks32(x, n, b);
+        to_novel_prefix(kernel, a, log, (n + m - 1).div_ceil(32));
+        lch::forward(kernel, tw, a, 0);
+        to_novel_prefix(kernel, b, log, n.div_ceil(32));
+        lch::convolve(kernel, tw, b, a, 0);
+        // The extraction below reads chunks from index 2 * ((n - 1) / 64) - 1 on.
+        let need = (2 * ((n - 1) / 64)).saturating_sub(1);
+        basis::from_novel(kernel, b, log as u32, 1, need);
+        // Product word j (bits 64 j .. 64 j + 64) is c_(2j) ^ (c_(2j+1) << 32) ^ (c_(2j-1) >> 32)
+        // (each c_k has 63 bits); output word w is bits n - 1 + 64 w .. of the product.
+        let word = |j: usize| -> u64 {
+            let c = |k: usize| b.get(k).copied().unwrap_or(0);
+            let below = if j == 0 { 0 } else { c(2 * j - 1) >> 32 };
+            c(2 * j) ^ (c(2 * j + 1) << 32) ^ below
         };
-    }
-    let tail = m % 64;
-    if tail != 0
-        && let Some(last) = y.last_mut()
-    {
-        *last &= (1u64 << tail) - 1;
+        let (first, shift) = ((n - 1) / 64, (n - 1) % 64);
+        for (w, out) in y.iter_mut().enumerate() {
+            let lo = word(first + w);
+            *out = if shift == 0 {
+                lo
+            } else {
+                (lo >> shift) | (word(first + w + 1) << (64 - shift))
+            };
+        }
+        let tail = m % 64;
+        if tail != 0
+            && let Some(last) = y.last_mut()
+        {
+            *last &= (1u64 << tail) - 1;
+        }
     }
 }
 

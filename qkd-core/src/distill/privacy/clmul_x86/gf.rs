@@ -111,7 +111,7 @@ fn radix4_inv_pclmul_impl(c: [u64; 3], a: &mut [u64]) {
 #[target_feature(enable = "avx512f,vpclmulqdq,pclmulqdq")]
 fn radix4_avx512_impl(c: [u64; 3], a: &mut [u64], inverse: bool) {
     let q = a.len() / 4;
-    if q % 8 != 0 {
+    if !q.is_multiple_of(8) {
         if inverse {
             lch::radix4_inv_generic(|x, y| gf_mul(x, y), c, a);
         } else {
