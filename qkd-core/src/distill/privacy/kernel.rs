@@ -3,6 +3,7 @@
 //! `clmul_x86` module) that the CPU supports it.
 
 use super::additive;
+use super::additive::field::Local;
 use super::clmul::clmul_soft;
 #[cfg(target_arch = "x86_64")]
 use super::clmul_x86::{self, Avx512Clmul, Pclmul};
@@ -171,37 +172,37 @@ impl Kernel {
         additive::portable::mul_into(b, a);
     }
 
-    /// Every level of the additive FFT on a block of at most [`lch::CHUNK`] words whose points
-    /// start at index `off` (see the `additive::lch` module).
+    /// Every level of the additive FFT on a block of at most [`lch::CHUNK`] words with the
+    /// block's twiddles `tw` (see the `additive::lch` module).
     ///
     /// [`lch::CHUNK`]: additive::lch::CHUNK
-    pub(crate) fn lch_forward(self, tw: &[u64], a: &mut [u64], off: usize) {
+    pub(crate) fn lch_forward(self, tw: &Local<'_>, a: &mut [u64]) {
         #[cfg(target_arch = "x86_64")]
         if let Kernel::Avx512(tok) = self {
-            clmul_x86::lch_forward_avx512(tok, tw, a, off);
+            clmul_x86::lch_forward_avx512(tok, tw, a);
             return;
         }
         #[cfg(target_arch = "x86_64")]
         if let Some(p) = self.pclmul() {
-            clmul_x86::lch_forward_pclmul(p, tw, a, off);
+            clmul_x86::lch_forward_pclmul(p, tw, a);
             return;
         }
-        additive::portable::forward(tw, a, off);
+        additive::portable::forward(tw, a);
     }
 
     /// Inverse of [`Kernel::lch_forward`].
-    pub(crate) fn lch_inverse(self, tw: &[u64], a: &mut [u64], off: usize) {
+    pub(crate) fn lch_inverse(self, tw: &Local<'_>, a: &mut [u64]) {
         #[cfg(target_arch = "x86_64")]
         if let Kernel::Avx512(tok) = self {
-            clmul_x86::lch_inverse_avx512(tok, tw, a, off);
+            clmul_x86::lch_inverse_avx512(tok, tw, a);
             return;
         }
         #[cfg(target_arch = "x86_64")]
         if let Some(p) = self.pclmul() {
-            clmul_x86::lch_inverse_pclmul(p, tw, a, off);
+            clmul_x86::lch_inverse_pclmul(p, tw, a);
             return;
         }
-        additive::portable::inverse(tw, a, off);
+        additive::portable::inverse(tw, a);
     }
 
     /// One forward butterfly level with one twiddle: `u += c v`, `v += u`.

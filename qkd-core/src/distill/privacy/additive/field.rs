@@ -98,11 +98,81 @@ pub(crate) fn twiddles(half: usize) -> Vec<u64> {
     t
 }
 
-/// [`twiddles`]`(half)` from a table computed once, for `half <= 2^16`.
-pub(crate) fn cached_twiddles(half: usize) -> Option<&'static [u64]> {
-    static TABLE: OnceLock<Vec<u64>> = OnceLock::new();
-    const CACHED: usize = 1 << 16;
-    (half <= CACHED).then(|| &TABLE.get_or_init(|| twiddles(CACHED))[..half.max(1)])
+/// Words of the low twiddle table of [`Twiddles`] (covers the blocks of one chunk).
+const LOW: usize = 1 << 10;
+
+/// The twiddles `t_q` for `q < half` of a transform, without a table of `half` words: `t` is
+/// GF(2)-linear in `q`, so `t_q = hi[q >> 10] ^ lo[q & 1023]` from two tables of `1024` and
+/// `half / 1024` words (40 KiB at 2^23 points instead of 32 MiB).
+pub(crate) struct Twiddles {
+    lo: Vec<u64>,
+    hi: Vec<u64>,
+}
+
+impl Twiddles {
+    /// The tables for `q < half`.
+    pub(crate) fn new(half: usize) -> Self {
+        let basis = cantor_basis();
+        let hi_len = (half / LOW).max(1);
+        let mut hi = vec![0u64; hi_len];
+        let mut size = 1;
+        let mut j = 0;
+        while size < hi_len {
+            // Bit j of q >> 10 is bit j + 10 of q: beta_(j + 12) = basis[j + 11].
+            let b = basis[j + 11];
+            let (done, rest) = hi.split_at_mut(size);
+            for (dst, &src) in rest.iter_mut().zip(done.iter()) {
+                *dst = src ^ b;
+            }
+            size *= 2;
+            j += 1;
+        }
+        Self {
+            lo: twiddles(LOW),
+            hi,
+        }
+    }
+
+    /// `t_q`.
+    #[inline]
+    pub(crate) fn get(&self, q: usize) -> u64 {
+        self.hi[q / LOW] ^ self.lo[q % LOW]
+    }
+
+    /// The twiddles of a block of `n <= 2 * LOW` points starting at `off` (a multiple of `n`).
+    pub(crate) fn local(&self, off: usize, n: usize) -> Local<'_> {
+        let mut base = [0u64; LOCAL_LEVELS];
+        let levels = n.trailing_zeros() as usize;
+        for (k, b) in base.iter_mut().enumerate().take(levels + 1).skip(1) {
+            *b = self.get(off >> k);
+        }
+        Local {
+            small: &self.lo,
+            base,
+        }
+    }
+}
+
+/// Levels covered by [`Local`] (blocks of up to `2^(LOCAL_LEVELS - 1)` points).
+pub(crate) const LOCAL_LEVELS: usize = 12;
+
+/// Twiddles of one block of points starting at `off`: block `b` of level `k` (blocks of `2^k`
+/// points) has `t_((off >> k) + b) = base[k] ^ small[b]` (the bits of `off >> k` and `b` are
+/// disjoint).
+#[derive(Clone, Copy)]
+pub(crate) struct Local<'a> {
+    /// `t_b` for `b < 1024`.
+    pub(crate) small: &'a [u64],
+    /// `t_(off >> k)` for each level `k`.
+    pub(crate) base: [u64; LOCAL_LEVELS],
+}
+
+impl Local<'_> {
+    /// The twiddle of block `b` of level `k`.
+    #[inline(always)]
+    pub(crate) fn get(&self, k: u32, b: usize) -> u64 {
+        self.base[k as usize] ^ self.small[b]
+    }
 }
 
 #[cfg(test)]
@@ -138,9 +208,17 @@ mod tests {
     fn twiddles_are_subset_sums() {
         let b = cantor_basis();
         let t = twiddles(64);
-        assert_eq!(cached_twiddles(64), Some(&t[..]));
-        assert_eq!(cached_twiddles(1), Some(&t[..1]));
-        assert_eq!(cached_twiddles(1 << 17), None);
+        let big = twiddles(1 << 14);
+        let split = Twiddles::new(1 << 14);
+        for q in (0..1 << 14).step_by(7) {
+            assert_eq!(split.get(q), big[q], "q={q}");
+        }
+        let local = split.local(3 << 11, 1 << 11);
+        for k in 1..=11u32 {
+            for b in 0..(1 << (11 - k)) {
+                assert_eq!(local.get(k, b), big[((3 << 11) >> k) + b], "k={k} b={b}");
+            }
+        }
         for (q, &tq) in t.iter().enumerate() {
             let want = (0..6).fold(0, |acc, i| {
                 acc ^ if (q >> i) & 1 == 1 { b[i + 1] } else { 0 }

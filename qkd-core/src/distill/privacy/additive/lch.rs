@@ -12,6 +12,7 @@
 //! up (`g1 = h0 + h1`, `g0 = h0 + c g1`).
 
 use super::super::kernel::Kernel;
+use super::field::{Local, Twiddles};
 
 /// Blocks of at most this many words (16 KiB, L1-resident with the other operand of the
 /// product) are transformed level by level in one kernel call; larger ones recursively, depth
@@ -98,30 +99,25 @@ pub(crate) fn radix4_inv_generic(mul: impl Fn(u64, u64) -> u64, c: [u64; 3], a: 
 }
 
 /// Twiddles of the two levels of a radix-4 step on a block of `n` words at `off`.
-fn radix4_twiddles(tw: &[u64], n: usize, off: usize) -> [u64; 3] {
+fn radix4_twiddles(tw: &Twiddles, n: usize, off: usize) -> [u64; 3] {
     let k = n.trailing_zeros();
     [
-        tw[off >> k],
-        tw[off >> (k - 1)],
-        tw[(off + n / 2) >> (k - 1)],
+        tw.get(off >> k),
+        tw.get(off >> (k - 1)),
+        tw.get((off + n / 2) >> (k - 1)),
     ]
 }
 
 /// Every level of the forward transform of the block `a` (a power of two long) whose points
 /// start at index `off` (a multiple of `a.len()`).
 #[inline(always)]
-pub(crate) fn forward_generic(
-    mul: impl Fn(u64, u64) -> u64 + Copy,
-    tw: &[u64],
-    a: &mut [u64],
-    off: usize,
-) {
+pub(crate) fn forward_generic(mul: impl Fn(u64, u64) -> u64 + Copy, tw: &Local<'_>, a: &mut [u64]) {
     let mut half = a.len() / 2;
     let mut k = a.len().trailing_zeros();
     while half >= 1 {
         for (b, block) in a.chunks_exact_mut(2 * half).enumerate() {
             let (u, v) = block.split_at_mut(half);
-            butterfly_fwd_generic(mul, tw[(off >> k) + b], u, v);
+            butterfly_fwd_generic(mul, tw.get(k, b), u, v);
         }
         half /= 2;
         k -= 1;
@@ -130,18 +126,13 @@ pub(crate) fn forward_generic(
 
 /// Inverse of [`forward_generic`].
 #[inline(always)]
-pub(crate) fn inverse_generic(
-    mul: impl Fn(u64, u64) -> u64 + Copy,
-    tw: &[u64],
-    a: &mut [u64],
-    off: usize,
-) {
+pub(crate) fn inverse_generic(mul: impl Fn(u64, u64) -> u64 + Copy, tw: &Local<'_>, a: &mut [u64]) {
     let mut half = 1;
     let mut k = 1;
     while half < a.len() {
         for (b, block) in a.chunks_exact_mut(2 * half).enumerate() {
             let (u, v) = block.split_at_mut(half);
-            butterfly_inv_generic(mul, tw[(off >> k) + b], u, v);
+            butterfly_inv_generic(mul, tw.get(k, b), u, v);
         }
         half *= 2;
         k += 1;
@@ -149,10 +140,10 @@ pub(crate) fn inverse_generic(
 }
 
 /// Forward transform of `a` (a power of two long, points from index `off`).
-pub(crate) fn forward(kernel: Kernel, tw: &[u64], a: &mut [u64], off: usize) {
+pub(crate) fn forward(kernel: Kernel, tw: &Twiddles, a: &mut [u64], off: usize) {
     let n = a.len();
     if n <= CHUNK {
-        kernel.lch_forward(tw, a, off);
+        kernel.lch_forward(&tw.local(off, n), a);
         return;
     }
     if n >= 4 * CHUNK {
@@ -164,34 +155,35 @@ pub(crate) fn forward(kernel: Kernel, tw: &[u64], a: &mut [u64], off: usize) {
     }
     let k = n.trailing_zeros();
     let (u, v) = a.split_at_mut(n / 2);
-    kernel.lch_butterfly_fwd(tw[off >> k], u, v);
+    kernel.lch_butterfly_fwd(tw.get(off >> k), u, v);
     forward(kernel, tw, u, off);
     forward(kernel, tw, v, off + n / 2);
 }
 
 /// Inverse of [`forward`] (the product uses [`convolve`], which fuses it in).
 #[cfg(test)]
-pub(crate) fn inverse(kernel: Kernel, tw: &[u64], a: &mut [u64], off: usize) {
+pub(crate) fn inverse(kernel: Kernel, tw: &Twiddles, a: &mut [u64], off: usize) {
     let n = a.len();
     if n <= CHUNK {
-        kernel.lch_inverse(tw, a, off);
+        kernel.lch_inverse(&tw.local(off, n), a);
         return;
     }
     let k = n.trailing_zeros();
     let (u, v) = a.split_at_mut(n / 2);
     inverse(kernel, tw, u, off);
     inverse(kernel, tw, v, off + n / 2);
-    kernel.lch_butterfly_inv(tw[off >> k], u, v);
+    kernel.lch_butterfly_inv(tw.get(off >> k), u, v);
 }
 
 /// `b <- inverse(forward(b) * a_hat)` (pointwise products in the field), fused so that each
 /// cache-sized block is transformed, multiplied and transformed back in one visit.
-pub(crate) fn convolve(kernel: Kernel, tw: &[u64], b: &mut [u64], a_hat: &[u64], off: usize) {
+pub(crate) fn convolve(kernel: Kernel, tw: &Twiddles, b: &mut [u64], a_hat: &[u64], off: usize) {
     let n = b.len();
     if n <= CHUNK {
-        kernel.lch_forward(tw, b, off);
+        let local = tw.local(off, n);
+        kernel.lch_forward(&local, b);
         kernel.gf_mul_into(b, a_hat);
-        kernel.lch_inverse(tw, b, off);
+        kernel.lch_inverse(&local, b);
         return;
     }
     if n >= 4 * CHUNK {
@@ -208,7 +200,7 @@ pub(crate) fn convolve(kernel: Kernel, tw: &[u64], b: &mut [u64], a_hat: &[u64],
         return;
     }
     let k = n.trailing_zeros();
-    let c = tw[off >> k];
+    let c = tw.get(off >> k);
     let (u, v) = b.split_at_mut(n / 2);
     let (au, av) = a_hat.split_at(n / 2);
     kernel.lch_butterfly_fwd(c, u, v);
@@ -219,7 +211,7 @@ pub(crate) fn convolve(kernel: Kernel, tw: &[u64], b: &mut [u64], a_hat: &[u64],
 
 #[cfg(test)]
 mod tests {
-    use super::super::field::{cantor_basis, mul_portable, twiddles};
+    use super::super::field::{cantor_basis, mul_portable};
     use super::*;
     use rand::{RngExt, SeedableRng, rngs::StdRng};
 
@@ -257,7 +249,7 @@ mod tests {
         let basis = cantor_basis();
         for log in [0usize, 1, 2, 3, 4, 5, 6, 9, 13, 14] {
             let len = 1usize << log;
-            let tw = twiddles(len / 2);
+            let tw = Twiddles::new(len / 2);
             let f: Vec<u64> = (0..len).map(|_| rng.random()).collect();
             let point = |u: usize| {
                 (0..log).fold(0u64, |acc, j| {
@@ -292,7 +284,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(62);
         for log in [3usize, 12, 14] {
             let len = 1usize << log;
-            let tw = twiddles(len / 2);
+            let tw = Twiddles::new(len / 2);
             let a: Vec<u64> = (0..len).map(|_| rng.random()).collect();
             let b: Vec<u64> = (0..len).map(|_| rng.random()).collect();
             let mut want = b.clone();

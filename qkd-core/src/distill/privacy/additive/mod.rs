@@ -80,14 +80,8 @@ pub(crate) fn toeplitz(
         return false;
     };
     let len = 1usize << log;
-    let owned;
-    let tw: &[u64] = match field::cached_twiddles(len / 2) {
-        Some(t) => t,
-        None => {
-            owned = field::twiddles(len / 2);
-            &owned
-        }
-    };
+    let twiddles = field::Twiddles::new(len / 2);
+    let tw = &twiddles;
     if 2 * len <= REUSED_WORDS {
         let done = WORKSPACE.with(|cell| {
             let Ok(mut work) = cell.try_borrow_mut() else {
@@ -149,7 +143,7 @@ fn to_novel_prefix(kernel: Kernel, a: &mut [u64], log: usize, used: usize) {
 /// The operands of one hash.
 struct Hash<'a> {
     kernel: Kernel,
-    tw: &'a [u64],
+    tw: &'a field::Twiddles,
     seed: &'a [u64],
     x: &'a [u64],
     n: usize,
@@ -205,7 +199,7 @@ impl Hash<'_> {
 
 /// Portable field kernels (used by [`Kernel`] for the portable backend and as reference).
 pub(crate) mod portable {
-    use super::field::mul_portable;
+    use super::field::{Local, mul_portable};
     use super::lch;
 
     /// `b[i] = b[i] a[i]` in the field.
@@ -216,13 +210,13 @@ pub(crate) mod portable {
     }
 
     /// [`lch::forward_generic`] with the portable product.
-    pub(crate) fn forward(tw: &[u64], a: &mut [u64], off: usize) {
-        lch::forward_generic(mul_portable, tw, a, off);
+    pub(crate) fn forward(tw: &Local<'_>, a: &mut [u64]) {
+        lch::forward_generic(mul_portable, tw, a);
     }
 
     /// [`lch::inverse_generic`] with the portable product.
-    pub(crate) fn inverse(tw: &[u64], a: &mut [u64], off: usize) {
-        lch::inverse_generic(mul_portable, tw, a, off);
+    pub(crate) fn inverse(tw: &Local<'_>, a: &mut [u64]) {
+        lch::inverse_generic(mul_portable, tw, a);
     }
 
     /// [`lch::butterfly_fwd_generic`] with the portable product.

@@ -9,7 +9,7 @@ use core::arch::x86_64::{
     _mm512_srli_epi64, _mm512_unpackhi_epi64, _mm512_unpacklo_epi64, _mm512_xor_si512,
 };
 
-use super::super::additive::field::reduce;
+use super::super::additive::field::{Local, reduce};
 use super::super::additive::lch;
 use super::{Avx512Clmul, Pclmul, clmul_pclmul, lane_mask, load8, store8};
 
@@ -27,15 +27,15 @@ pub(crate) fn gf_mul_into_avx512(_: Avx512Clmul, b: &mut [u64], a: &[u64]) {
 }
 
 /// All levels of the forward transform of a block (see [`lch::forward_generic`]).
-pub(crate) fn lch_forward_pclmul(_: Pclmul, tw: &[u64], a: &mut [u64], off: usize) {
+pub(crate) fn lch_forward_pclmul(_: Pclmul, tw: &Local<'_>, a: &mut [u64]) {
     // SAFETY: the token proves `PCLMULQDQ` is available; the function is safe slice code.
-    unsafe { forward_pclmul_impl(tw, a, off) }
+    unsafe { forward_pclmul_impl(tw, a) }
 }
 
 /// Inverse of [`lch_forward_pclmul`].
-pub(crate) fn lch_inverse_pclmul(_: Pclmul, tw: &[u64], a: &mut [u64], off: usize) {
+pub(crate) fn lch_inverse_pclmul(_: Pclmul, tw: &Local<'_>, a: &mut [u64]) {
     // SAFETY: as for `lch_forward_pclmul`.
-    unsafe { inverse_pclmul_impl(tw, a, off) }
+    unsafe { inverse_pclmul_impl(tw, a) }
 }
 
 /// One forward butterfly level `u += c v`, `v += u`.
@@ -51,15 +51,15 @@ pub(crate) fn lch_butterfly_inv_pclmul(_: Pclmul, c: u64, u: &mut [u64], v: &mut
 }
 
 /// [`lch_forward_pclmul`] eight butterflies at a time with `VPCLMULQDQ`.
-pub(crate) fn lch_forward_avx512(_: Avx512Clmul, tw: &[u64], a: &mut [u64], off: usize) {
+pub(crate) fn lch_forward_avx512(_: Avx512Clmul, tw: &Local<'_>, a: &mut [u64]) {
     // SAFETY: as for `gf_mul_into_avx512`; the twiddle loads are masked to in-bounds lanes.
-    unsafe { forward_avx512_impl(tw, a, off) }
+    unsafe { forward_avx512_impl(tw, a) }
 }
 
 /// [`lch_inverse_pclmul`] eight butterflies at a time with `VPCLMULQDQ`.
-pub(crate) fn lch_inverse_avx512(_: Avx512Clmul, tw: &[u64], a: &mut [u64], off: usize) {
+pub(crate) fn lch_inverse_avx512(_: Avx512Clmul, tw: &Local<'_>, a: &mut [u64]) {
     // SAFETY: as for `lch_forward_avx512`.
-    unsafe { inverse_avx512_impl(tw, a, off) }
+    unsafe { inverse_avx512_impl(tw, a) }
 }
 
 /// [`lch_butterfly_fwd_pclmul`] eight butterflies at a time with `VPCLMULQDQ`.
@@ -170,13 +170,13 @@ fn gf_mul_into_impl(b: &mut [u64], a: &[u64]) {
 }
 
 #[target_feature(enable = "pclmulqdq")]
-fn forward_pclmul_impl(tw: &[u64], a: &mut [u64], off: usize) {
-    lch::forward_generic(|x, y| gf_mul(x, y), tw, a, off);
+fn forward_pclmul_impl(tw: &Local<'_>, a: &mut [u64]) {
+    lch::forward_generic(|x, y| gf_mul(x, y), tw, a);
 }
 
 #[target_feature(enable = "pclmulqdq")]
-fn inverse_pclmul_impl(tw: &[u64], a: &mut [u64], off: usize) {
-    lch::inverse_generic(|x, y| gf_mul(x, y), tw, a, off);
+fn inverse_pclmul_impl(tw: &Local<'_>, a: &mut [u64]) {
+    lch::inverse_generic(|x, y| gf_mul(x, y), tw, a);
 }
 
 #[target_feature(enable = "pclmulqdq")]
@@ -290,17 +290,19 @@ fn load_upto8(words: &[u64]) -> __m512i {
     unsafe { _mm512_maskz_loadu_epi64(lane_mask(n), words.as_ptr().cast()) }
 }
 
-/// One level with half-blocks of `h < 8` words over `a` (a multiple of 16 words, points from
-/// `off`), forward (`inverse == false`) or inverse.
+/// One level with half-blocks of `h < 8` words over `a` (a multiple of 16 words), forward
+/// (`inverse == false`) or inverse.
 #[target_feature(enable = "avx512f,vpclmulqdq")]
 #[inline]
-fn small_level(tw: &[u64], a: &mut [u64], off: usize, h: usize, inverse: bool) {
+fn small_level(tw: &Local<'_>, a: &mut [u64], h: usize, inverse: bool) {
     let k = (2 * h).trailing_zeros();
     let [iu, iv, ip, iq, it] = small_indices(h);
     let blocks = 8 / h;
+    let base = _mm512_set1_epi64(tw.base[k as usize] as i64);
     for (g, grp) in a.chunks_exact_mut(16).enumerate() {
-        let t0 = (off + 16 * g) >> k;
-        let t = _mm512_permutexvar_epi64(it, load_upto8(&tw[t0..t0 + blocks]));
+        let t0 = (16 * g) >> k;
+        let local = load_upto8(&tw.small[t0..t0 + blocks]);
+        let t = _mm512_permutexvar_epi64(it, _mm512_xor_si512(local, base));
         let (pc, qc) = grp.split_at_mut(8);
         let (p, q) = (load8(pc), load8(qc));
         let u = _mm512_permutex2var_epi64(p, iu, q);
@@ -318,10 +320,10 @@ fn small_level(tw: &[u64], a: &mut [u64], off: usize, h: usize, inverse: bool) {
 }
 
 #[target_feature(enable = "avx512f,vpclmulqdq,pclmulqdq")]
-fn forward_avx512_impl(tw: &[u64], a: &mut [u64], off: usize) {
+fn forward_avx512_impl(tw: &Local<'_>, a: &mut [u64]) {
     let n = a.len();
     if n < 16 || !n.is_power_of_two() {
-        lch::forward_generic(|x, y| gf_mul(x, y), tw, a, off);
+        lch::forward_generic(|x, y| gf_mul(x, y), tw, a);
         return;
     }
     let mut half = n / 2;
@@ -329,32 +331,32 @@ fn forward_avx512_impl(tw: &[u64], a: &mut [u64], off: usize) {
     while half >= 8 {
         for (b, block) in a.chunks_exact_mut(2 * half).enumerate() {
             let (u, v) = block.split_at_mut(half);
-            butterfly_fwd_avx512(tw[(off >> k) + b], u, v);
+            butterfly_fwd_avx512(tw.get(k, b), u, v);
         }
         half /= 2;
         k -= 1;
     }
     for h in [4, 2, 1] {
-        small_level(tw, a, off, h, false);
+        small_level(tw, a, h, false);
     }
 }
 
 #[target_feature(enable = "avx512f,vpclmulqdq,pclmulqdq")]
-fn inverse_avx512_impl(tw: &[u64], a: &mut [u64], off: usize) {
+fn inverse_avx512_impl(tw: &Local<'_>, a: &mut [u64]) {
     let n = a.len();
     if n < 16 || !n.is_power_of_two() {
-        lch::inverse_generic(|x, y| gf_mul(x, y), tw, a, off);
+        lch::inverse_generic(|x, y| gf_mul(x, y), tw, a);
         return;
     }
     for h in [1, 2, 4] {
-        small_level(tw, a, off, h, true);
+        small_level(tw, a, h, true);
     }
     let mut half = 8;
     let mut k = 4;
     while half < n {
         for (b, block) in a.chunks_exact_mut(2 * half).enumerate() {
             let (u, v) = block.split_at_mut(half);
-            butterfly_inv_avx512(tw[(off >> k) + b], u, v);
+            butterfly_inv_avx512(tw.get(k, b), u, v);
         }
         half *= 2;
         k += 1;
