@@ -5,8 +5,9 @@
 
 use core::arch::x86_64::{
     __m512i, _mm512_clmulepi64_epi128, _mm512_maskz_loadu_epi64, _mm512_permutex2var_epi64,
-    _mm512_permutexvar_epi64, _mm512_set_epi64, _mm512_set1_epi64, _mm512_slli_epi64,
-    _mm512_srli_epi64, _mm512_unpackhi_epi64, _mm512_unpacklo_epi64, _mm512_xor_si512,
+    _mm512_permutexvar_epi64, _mm512_set_epi64, _mm512_set1_epi64, _mm512_setzero_si512,
+    _mm512_slli_epi64, _mm512_srli_epi64, _mm512_unpackhi_epi64, _mm512_unpacklo_epi64,
+    _mm512_xor_si512,
 };
 
 use super::super::additive::field::{Local, reduce};
@@ -119,7 +120,7 @@ fn radix4_avx512_impl(c: [u64; 3], a: &mut [u64], inverse: bool) {
         }
         return;
     }
-    let [c0, c1, c2] = c.map(|t| _mm512_set1_epi64(t as i64));
+    let [c0, c1, c2] = c.map(|t| Twiddle::new(t));
     let (h0, h1) = a.split_at_mut(2 * q);
     let (q0, q1) = h0.split_at_mut(q);
     let (q2, q3) = h1.split_at_mut(q);
@@ -132,21 +133,21 @@ fn radix4_avx512_impl(c: [u64; 3], a: &mut [u64], inverse: bool) {
         let (mut w, mut x, mut y, mut z) = (load8(p0), load8(p1), load8(p2), load8(p3));
         if inverse {
             x = _mm512_xor_si512(x, w);
-            w = _mm512_xor_si512(w, gf_mul8(c1, x));
+            w = _mm512_xor_si512(w, c1.mul(x));
             z = _mm512_xor_si512(z, y);
-            y = _mm512_xor_si512(y, gf_mul8(c2, z));
+            y = _mm512_xor_si512(y, c2.mul(z));
             y = _mm512_xor_si512(y, w);
-            w = _mm512_xor_si512(w, gf_mul8(c0, y));
+            w = _mm512_xor_si512(w, c0.mul(y));
             z = _mm512_xor_si512(z, x);
-            x = _mm512_xor_si512(x, gf_mul8(c0, z));
+            x = _mm512_xor_si512(x, c0.mul(z));
         } else {
-            w = _mm512_xor_si512(w, gf_mul8(c0, y));
+            w = _mm512_xor_si512(w, c0.mul(y));
             y = _mm512_xor_si512(y, w);
-            x = _mm512_xor_si512(x, gf_mul8(c0, z));
+            x = _mm512_xor_si512(x, c0.mul(z));
             z = _mm512_xor_si512(z, x);
-            w = _mm512_xor_si512(w, gf_mul8(c1, x));
+            w = _mm512_xor_si512(w, c1.mul(x));
             x = _mm512_xor_si512(x, w);
-            y = _mm512_xor_si512(y, gf_mul8(c2, z));
+            y = _mm512_xor_si512(y, c2.mul(z));
             z = _mm512_xor_si512(z, y);
         }
         store8(p0, w);
@@ -210,6 +211,36 @@ fn gf_mul8(a: __m512i, b: __m512i) -> __m512i {
     _mm512_xor_si512(lo, _mm512_xor_si512(fold(hi), fold(over)))
 }
 
+/// A broadcast twiddle; the top level of every transform (and the first block of each level) has
+/// the twiddle 0, whose products are skipped.
+#[derive(Clone, Copy)]
+struct Twiddle {
+    c: __m512i,
+    zero: bool,
+}
+
+impl Twiddle {
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn new(c: u64) -> Self {
+        Self {
+            c: _mm512_set1_epi64(c as i64),
+            zero: c == 0,
+        }
+    }
+
+    /// `c v` in each lane.
+    #[target_feature(enable = "avx512f,vpclmulqdq")]
+    #[inline]
+    fn mul(self, v: __m512i) -> __m512i {
+        if self.zero {
+            _mm512_setzero_si512()
+        } else {
+            gf_mul8(self.c, v)
+        }
+    }
+}
+
 #[target_feature(enable = "avx512f,vpclmulqdq,pclmulqdq")]
 fn gf_mul_into_avx512_impl(b: &mut [u64], a: &[u64]) {
     let n = b.len().min(a.len());
@@ -225,10 +256,10 @@ fn gf_mul_into_avx512_impl(b: &mut [u64], a: &[u64]) {
 fn butterfly_fwd_avx512(c: u64, u: &mut [u64], v: &mut [u64]) {
     let n = u.len().min(v.len());
     let full = n / 8 * 8;
-    let cv = _mm512_set1_epi64(c as i64);
+    let cv = Twiddle::new(c);
     for (uc, vc) in u[..full].chunks_exact_mut(8).zip(v.chunks_exact_mut(8)) {
         let vv = load8(vc);
-        let uu = _mm512_xor_si512(load8(uc), gf_mul8(cv, vv));
+        let uu = _mm512_xor_si512(load8(uc), cv.mul(vv));
         store8(uc, uu);
         store8(vc, _mm512_xor_si512(vv, uu));
     }
@@ -240,12 +271,12 @@ fn butterfly_fwd_avx512(c: u64, u: &mut [u64], v: &mut [u64]) {
 fn butterfly_inv_avx512(c: u64, u: &mut [u64], v: &mut [u64]) {
     let n = u.len().min(v.len());
     let full = n / 8 * 8;
-    let cv = _mm512_set1_epi64(c as i64);
+    let cv = Twiddle::new(c);
     for (uc, vc) in u[..full].chunks_exact_mut(8).zip(v.chunks_exact_mut(8)) {
         let uu = load8(uc);
         let vv = _mm512_xor_si512(load8(vc), uu);
         store8(vc, vv);
-        store8(uc, _mm512_xor_si512(uu, gf_mul8(cv, vv)));
+        store8(uc, _mm512_xor_si512(uu, cv.mul(vv)));
     }
     lch::butterfly_inv_generic(|x, y| gf_mul(x, y), c, &mut u[full..n], &mut v[full..n]);
 }
