@@ -1,7 +1,8 @@
 //! Privacy amplification (Toeplitz hashing), verification and pipeline throughput.
 //!
 //! `cargo bench --bench privacy -- --warm-up-time 1 --measurement-time 3`
-//! Figures and the machine they ran on: docs/benchmarks.md, sections `distill-pa` and `pa-hw`.
+//! Figures and the machine they ran on: docs/benchmarks.md, sections `distill-pa`, `pa-hw` and
+//! `pa-speed2`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use qkd_core::BitString;
@@ -123,11 +124,12 @@ fn pipeline(c: &mut Criterion) {
     group.finish();
 }
 
-/// The two fast paths with the best backend: carry-less Karatsuba and the additive FFT.
+/// The two fast paths with the best backend: carry-less Karatsuba and the additive FFT (on both
+/// sides of `ADDITIVE_THRESHOLD` = 7.5e5, and at the sizes of the targets).
 fn paths(c: &mut Criterion) {
     let mut group = c.benchmark_group("toeplitz_path");
     group.sample_size(10);
-    for &n in &[1_000_000usize, 10_000_000, 100_000_000] {
+    for &n in &[500_000usize, 1_000_000, 10_000_000, 100_000_000] {
         let m = n / 2;
         let hash = ToeplitzHash::new(bits(seed_len(n, m), 1), n, m).expect("valid sizes");
         let input = bits(n, 2);

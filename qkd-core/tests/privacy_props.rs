@@ -4,8 +4,8 @@ use proptest::prelude::*;
 use qkd_core::BitString;
 use qkd_core::distill::privacy::clmul::{clmul, clmul_reference, clmul_soft};
 use qkd_core::distill::privacy::{
-    ClmulBackend, FFT_THRESHOLD, PrivacyError, ToeplitzHash, seed_len, toeplitz_hash,
-    toeplitz_hash_clmul, toeplitz_hash_naive,
+    ADDITIVE_THRESHOLD, ClmulBackend, FFT_THRESHOLD, PrivacyError, ToeplitzHash, seed_len,
+    toeplitz_hash, toeplitz_hash_clmul, toeplitz_hash_naive,
 };
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
@@ -85,23 +85,34 @@ proptest! {
     }
 }
 
-/// The additive FFT equals carry-less Karatsuba on large odd sizes (transforms of 2^12 to 2^14
-/// chunks, so the recursive Taylor expansion above 4096 words runs too). `hash` switches to it
-/// only from `ADDITIVE_THRESHOLD` (8e7) bits, too large for the test suite's time budget.
+/// The additive FFT equals carry-less Karatsuba on large odd sizes (transforms of 2^12 to 2^17
+/// chunks, so the radix-4 passes, the strip-wise basis conversion and the reduced transform
+/// modulo `x^65536 + x` run too), on both sides of the sizes where that reduced transform stops
+/// applying (`n + m - 1 = 2^21` at `m = n / 2`; the wrapped terms reaching the output window at
+/// `m = n`), and `hash` around `ADDITIVE_THRESHOLD`, where it switches from Karatsuba to it.
 #[test]
 fn additive_equals_clmul_large() {
+    let t = ADDITIVE_THRESHOLD;
     let cases = [
         (65_537usize, 1usize),
         (100_000, 100_000),
         (200_003, 100_001),
+        (1_398_101, 699_051),
+        (1_398_111, 699_051),
+        (1_048_500, 1_048_500),
+        (1_048_576, 1_048_576),
+        (t - 1, (t - 1) / 2),
+        (t, t / 2),
+        (t + 63, 12_345),
     ];
     for (k, &(n, m)) in cases.iter().enumerate() {
         let mut rng = StdRng::seed_from_u64(600 + k as u64);
         let s = random_bits(&mut rng, seed_len(n, m));
         let x = random_bits(&mut rng, n);
         let h = ToeplitzHash::new(s, n, m).unwrap();
-        let additive = h.hash_additive(&x).unwrap();
-        assert_eq!(additive, h.hash_clmul(&x).unwrap(), "n={n} m={m}");
+        let exact = h.hash_clmul(&x).unwrap();
+        assert_eq!(h.hash_additive(&x).unwrap(), exact, "n={n} m={m}");
+        assert_eq!(h.hash(&x).unwrap(), exact, "hash n={n} m={m}");
     }
 }
 

@@ -3,6 +3,7 @@
 //! `clmul_x86` module) that the CPU supports it.
 
 use super::additive;
+use super::additive::field::Local;
 use super::clmul::clmul_soft;
 #[cfg(target_arch = "x86_64")]
 use super::clmul_x86::{self, Avx512Clmul, Pclmul};
@@ -156,37 +157,6 @@ impl Kernel {
         }
     }
 
-    /// Additive-FFT butterfly over GF(2^64): `out[2k] = u[k] + t[k] v[k]`,
-    /// `out[2k + 1] = out[2k] + v[k]`.
-    pub(crate) fn gf_combine(self, t: &[u64], u: &[u64], v: &[u64], out: &mut [u64]) {
-        #[cfg(target_arch = "x86_64")]
-        if let Kernel::Avx512(tok) = self {
-            clmul_x86::gf_combine_avx512(tok, t, u, v, out);
-            return;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if let Some(p) = self.pclmul() {
-            clmul_x86::gf_combine_pclmul(p, t, u, v, out);
-            return;
-        }
-        additive::portable::combine(t, u, v, out);
-    }
-
-    /// Inverse butterfly: `v[k] = a[2k] + a[2k + 1]`, `u[k] = a[2k] + t[k] v[k]`.
-    pub(crate) fn gf_split(self, t: &[u64], a: &[u64], u: &mut [u64], v: &mut [u64]) {
-        #[cfg(target_arch = "x86_64")]
-        if let Kernel::Avx512(tok) = self {
-            clmul_x86::gf_split_avx512(tok, t, a, u, v);
-            return;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if let Some(p) = self.pclmul() {
-            clmul_x86::gf_split_pclmul(p, t, a, u, v);
-            return;
-        }
-        additive::portable::split(t, a, u, v);
-    }
-
     /// Pointwise field product `b[i] = b[i] a[i]`.
     pub(crate) fn gf_mul_into(self, b: &mut [u64], a: &[u64]) {
         #[cfg(target_arch = "x86_64")]
@@ -202,24 +172,98 @@ impl Kernel {
         additive::portable::mul_into(b, a);
     }
 
-    /// Taylor expansion of a cache-sized block (see the `additive` module).
-    pub(crate) fn taylor_flat(self, a: &mut [u64]) {
+    /// Every level of the additive FFT on a block of at most [`lch::CHUNK`] words with the
+    /// block's twiddles `tw` (see the `additive::lch` module).
+    ///
+    /// [`lch::CHUNK`]: additive::lch::CHUNK
+    pub(crate) fn lch_forward(self, tw: &Local<'_>, a: &mut [u64]) {
         #[cfg(target_arch = "x86_64")]
         if let Kernel::Avx512(tok) = self {
-            clmul_x86::taylor_flat_avx512(tok, a);
+            clmul_x86::lch_forward_avx512(tok, tw, a);
             return;
         }
-        additive::taylor_flat(a);
+        #[cfg(target_arch = "x86_64")]
+        if let Some(p) = self.pclmul() {
+            clmul_x86::lch_forward_pclmul(p, tw, a);
+            return;
+        }
+        additive::portable::forward(tw, a);
     }
 
-    /// Inverse of [`Kernel::taylor_flat`].
-    pub(crate) fn taylor_flat_inverse(self, a: &mut [u64]) {
+    /// Inverse of [`Kernel::lch_forward`].
+    pub(crate) fn lch_inverse(self, tw: &Local<'_>, a: &mut [u64]) {
         #[cfg(target_arch = "x86_64")]
         if let Kernel::Avx512(tok) = self {
-            clmul_x86::taylor_flat_inverse_avx512(tok, a);
+            clmul_x86::lch_inverse_avx512(tok, tw, a);
             return;
         }
-        additive::taylor_flat_inverse(a);
+        #[cfg(target_arch = "x86_64")]
+        if let Some(p) = self.pclmul() {
+            clmul_x86::lch_inverse_pclmul(p, tw, a);
+            return;
+        }
+        additive::portable::inverse(tw, a);
+    }
+
+    /// One forward butterfly level with one twiddle: `u += c v`, `v += u`.
+    pub(crate) fn lch_butterfly_fwd(self, c: u64, u: &mut [u64], v: &mut [u64]) {
+        #[cfg(target_arch = "x86_64")]
+        if let Kernel::Avx512(tok) = self {
+            clmul_x86::lch_butterfly_fwd_avx512(tok, c, u, v);
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(p) = self.pclmul() {
+            clmul_x86::lch_butterfly_fwd_pclmul(p, c, u, v);
+            return;
+        }
+        additive::portable::butterfly_fwd(c, u, v);
+    }
+
+    /// Inverse of [`Kernel::lch_butterfly_fwd`]: `v += u`, `u += c v`.
+    pub(crate) fn lch_butterfly_inv(self, c: u64, u: &mut [u64], v: &mut [u64]) {
+        #[cfg(target_arch = "x86_64")]
+        if let Kernel::Avx512(tok) = self {
+            clmul_x86::lch_butterfly_inv_avx512(tok, c, u, v);
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(p) = self.pclmul() {
+            clmul_x86::lch_butterfly_inv_pclmul(p, c, u, v);
+            return;
+        }
+        additive::portable::butterfly_inv(c, u, v);
+    }
+
+    /// Two forward butterfly levels in one pass over four quarters (see the `additive::lch`
+    /// module).
+    pub(crate) fn lch_radix4_fwd(self, c: [u64; 3], a: &mut [u64]) {
+        #[cfg(target_arch = "x86_64")]
+        if let Kernel::Avx512(tok) = self {
+            clmul_x86::lch_radix4_fwd_avx512(tok, c, a);
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(p) = self.pclmul() {
+            clmul_x86::lch_radix4_fwd_pclmul(p, c, a);
+            return;
+        }
+        additive::portable::radix4_fwd(c, a);
+    }
+
+    /// Inverse of [`Kernel::lch_radix4_fwd`].
+    pub(crate) fn lch_radix4_inv(self, c: [u64; 3], a: &mut [u64]) {
+        #[cfg(target_arch = "x86_64")]
+        if let Kernel::Avx512(tok) = self {
+            clmul_x86::lch_radix4_inv_avx512(tok, c, a);
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(p) = self.pclmul() {
+            clmul_x86::lch_radix4_inv_pclmul(p, c, a);
+            return;
+        }
+        additive::portable::radix4_inv(c, a);
     }
 
     /// `dst ^= src` over the common length.

@@ -16,7 +16,8 @@
 //!   unchanged). The 64 x 64-bit carry-less products come from the fastest [`ClmulBackend`] the
 //!   CPU supports (AVX-512 `VPCLMULQDQ`, `PCLMULQDQ`, or portable Rust), detected at run time;
 //! * with hardware carry-less multiplication, from [`ADDITIVE_THRESHOLD`] input bits on: an exact
-//!   additive FFT over GF(2^64) on 32-bit chunks (see the `additive` module source);
+//!   additive FFT over GF(2^64) on 32-bit chunks in the novel polynomial basis of Lin, Chung and
+//!   Han (see the `additive` module source);
 //! * without hardware carry-less multiplication, from [`FFT_THRESHOLD`] input bits on (feature
 //!   `fft`): one real `f64` FFT convolution, rounded, with the rounding error measured at run time
 //!   and the carry-less path as fallback (see the `fft` module source).
@@ -100,8 +101,9 @@ pub const FFT_THRESHOLD: usize = 20_000;
 
 /// With hardware carry-less multiplication, inputs of at least this many bits are hashed by the
 /// additive FFT over GF(2^64) ([`ToeplitzHash::hash_additive`]), shorter ones by carry-less
-/// Karatsuba. Chosen by measurement (docs/benchmarks.md, section `pa-hw`).
-pub const ADDITIVE_THRESHOLD: usize = 80_000_000;
+/// Karatsuba. Chosen by measurement at `m = n / 2` (docs/benchmarks.md, section `pa-speed2`:
+/// the two cost the same near 7.5e5 bits).
+pub const ADDITIVE_THRESHOLD: usize = 750_000;
 
 /// The carry-less (Karatsuba) product with the fastest supported backend, whatever the size: the
 /// exact path that the FFT path falls back to. Exposed for tests and benchmarks.
@@ -221,9 +223,10 @@ impl ToeplitzHash {
     }
 
     /// `T x` for an input of exactly `n` bits. With a hardware carry-less multiply
-    /// ([`ClmulBackend::best`] is not `Portable`) always by carry-less Karatsuba, which is faster
-    /// than the FFT at every size measured; without one, by FFT from [`FFT_THRESHOLD`] bits on
-    /// (when the `fft` feature is on), else by the portable carry-less product.
+    /// ([`ClmulBackend::best`] is not `Portable`) by the additive FFT from
+    /// [`ADDITIVE_THRESHOLD`] bits on and by carry-less Karatsuba below; without one, by the
+    /// `f64` FFT from [`FFT_THRESHOLD`] bits on (when the `fft` feature is on), else by the
+    /// portable carry-less product.
     pub fn hash(&self, input: &BitString) -> Result<BitString, PrivacyError> {
         self.check_input(input)?;
         let kernel = Kernel::best();

@@ -13,13 +13,21 @@
 //! `N = x.len()`, for `I < y.len()`, reading seed words `0 .. y.len() + N`.
 #![allow(unsafe_code)]
 
+mod gf;
+
+pub(crate) use gf::{
+    gf_mul_into_avx512, gf_mul_into_pclmul, lch_butterfly_fwd_avx512, lch_butterfly_fwd_pclmul,
+    lch_butterfly_inv_avx512, lch_butterfly_inv_pclmul, lch_forward_avx512, lch_forward_pclmul,
+    lch_inverse_avx512, lch_inverse_pclmul, lch_radix4_fwd_avx512, lch_radix4_fwd_pclmul,
+    lch_radix4_inv_avx512, lch_radix4_inv_pclmul,
+};
+
 use core::arch::x86_64::{
     __m128i, __m512i, _mm_clmulepi64_si128, _mm_cvtsi64_si128, _mm_cvtsi128_si64,
     _mm_setzero_si128, _mm_unpackhi_epi64, _mm_xor_si128, _mm512_alignr_epi64,
     _mm512_clmulepi64_epi128, _mm512_mask_storeu_epi64, _mm512_maskz_loadu_epi64,
-    _mm512_permutex2var_epi64, _mm512_set_epi64, _mm512_set1_epi64, _mm512_setzero_si512,
-    _mm512_slli_epi64, _mm512_srli_epi64, _mm512_unpackhi_epi64, _mm512_unpacklo_epi64,
-    _mm512_xor_si512,
+    _mm512_set1_epi64, _mm512_setzero_si512, _mm512_slli_epi64, _mm512_srli_epi64,
+    _mm512_unpackhi_epi64, _mm512_unpacklo_epi64, _mm512_xor_si512,
 };
 
 /// Proof that the CPU supports `PCLMULQDQ` (and SSE2, part of x86-64). Only [`Pclmul::detect`]
@@ -106,28 +114,6 @@ pub(crate) fn xor_to_avx512(_: Avx512Clmul, dst: &mut [u64], a: &[u64], b: &[u64
     unsafe { xor_to_impl(dst, a, b) }
 }
 
-/// The additive FFT's flat Taylor expansion, compiled for AVX-512F.
-pub(crate) fn taylor_flat_avx512(_: Avx512Clmul, a: &mut [u64]) {
-    // SAFETY: the token proves AVX-512F is available; the function is safe slice code.
-    unsafe { taylor_flat_impl(a) }
-}
-
-/// Its inverse, compiled for AVX-512F.
-pub(crate) fn taylor_flat_inverse_avx512(_: Avx512Clmul, a: &mut [u64]) {
-    // SAFETY: the token proves AVX-512F is available; the function is safe slice code.
-    unsafe { taylor_flat_inverse_impl(a) }
-}
-
-#[target_feature(enable = "avx512f")]
-fn taylor_flat_impl(a: &mut [u64]) {
-    super::additive::taylor_flat(a);
-}
-
-#[target_feature(enable = "avx512f")]
-fn taylor_flat_inverse_impl(a: &mut [u64]) {
-    super::additive::taylor_flat_inverse(a);
-}
-
 #[target_feature(enable = "avx512f")]
 fn xor_into_impl(dst: &mut [u64], src: &[u64]) {
     for (d, s) in dst.iter_mut().zip(src) {
@@ -142,155 +128,8 @@ fn xor_to_impl(dst: &mut [u64], a: &[u64], b: &[u64]) {
     }
 }
 
-/// Additive-FFT butterfly `out[2k] = u[k] + t[k] v[k]`, `out[2k + 1] = out[2k] + v[k]` in
-/// GF(2^64), one `PCLMULQDQ` per product (see the `additive` module).
-pub(crate) fn gf_combine_pclmul(_: Pclmul, t: &[u64], u: &[u64], v: &[u64], out: &mut [u64]) {
-    // SAFETY: the token proves `PCLMULQDQ` is available; the function is safe slice code.
-    unsafe { gf_combine_impl(t, u, v, out) }
-}
-
-/// Inverse butterfly `v[k] = a[2k] + a[2k + 1]`, `u[k] = a[2k] + t[k] v[k]` in GF(2^64).
-pub(crate) fn gf_split_pclmul(_: Pclmul, t: &[u64], a: &[u64], u: &mut [u64], v: &mut [u64]) {
-    // SAFETY: the token proves `PCLMULQDQ` is available; the function is safe slice code.
-    unsafe { gf_split_impl(t, a, u, v) }
-}
-
-/// Pointwise product `b[i] = b[i] a[i]` in GF(2^64).
-pub(crate) fn gf_mul_into_pclmul(_: Pclmul, b: &mut [u64], a: &[u64]) {
-    // SAFETY: the token proves `PCLMULQDQ` is available; the function is safe slice code.
-    unsafe { gf_mul_into_impl(b, a) }
-}
-
-/// [`gf_combine_pclmul`] eight butterflies at a time with `VPCLMULQDQ`.
-pub(crate) fn gf_combine_avx512(_: Avx512Clmul, t: &[u64], u: &[u64], v: &[u64], out: &mut [u64]) {
-    // SAFETY: the token proves AVX-512F and `VPCLMULQDQ` are available; the memory accesses are
-    // on bounds-checked eight-word slices (see `load8`, `store8`).
-    unsafe { gf_combine_avx512_impl(t, u, v, out) }
-}
-
-/// [`gf_split_pclmul`] eight butterflies at a time with `VPCLMULQDQ`.
-pub(crate) fn gf_split_avx512(_: Avx512Clmul, t: &[u64], a: &[u64], u: &mut [u64], v: &mut [u64]) {
-    // SAFETY: as for `gf_combine_avx512`.
-    unsafe { gf_split_avx512_impl(t, a, u, v) }
-}
-
-/// [`gf_mul_into_pclmul`] eight products at a time with `VPCLMULQDQ`.
-pub(crate) fn gf_mul_into_avx512(_: Avx512Clmul, b: &mut [u64], a: &[u64]) {
-    // SAFETY: as for `gf_combine_avx512`.
-    unsafe { gf_mul_into_avx512_impl(b, a) }
-}
-
-/// Eight GF(2^64) products `a[i] b[i]` (modulus `z^64 + z^4 + z^3 + z + 1`).
-#[target_feature(enable = "avx512f,vpclmulqdq")]
-fn gf_mul8(a: __m512i, b: __m512i) -> __m512i {
-    let even = _mm512_clmulepi64_epi128::<0x00>(a, b);
-    let odd = _mm512_clmulepi64_epi128::<0x11>(a, b);
-    let lo = _mm512_unpacklo_epi64(even, odd);
-    let hi = _mm512_unpackhi_epi64(even, odd);
-    let fold = |h: __m512i| {
-        _mm512_xor_si512(
-            _mm512_xor_si512(h, _mm512_slli_epi64::<1>(h)),
-            _mm512_xor_si512(_mm512_slli_epi64::<3>(h), _mm512_slli_epi64::<4>(h)),
-        )
-    };
-    let over = _mm512_xor_si512(
-        _mm512_srli_epi64::<63>(hi),
-        _mm512_xor_si512(_mm512_srli_epi64::<61>(hi), _mm512_srli_epi64::<60>(hi)),
-    );
-    _mm512_xor_si512(lo, _mm512_xor_si512(fold(hi), fold(over)))
-}
-
-#[target_feature(enable = "avx512f,vpclmulqdq")]
-fn gf_combine_avx512_impl(t: &[u64], u: &[u64], v: &[u64], out: &mut [u64]) {
-    let h = t.len().min(u.len()).min(v.len()).min(out.len() / 2);
-    let full = h / 8 * 8;
-    for k in (0..full).step_by(8) {
-        let vk = load8(&v[k..k + 8]);
-        let e = _mm512_xor_si512(load8(&u[k..k + 8]), gf_mul8(load8(&t[k..k + 8]), vk));
-        let o = _mm512_xor_si512(e, vk);
-        // out[2k + 2i] = e_i, out[2k + 2i + 1] = o_i.
-        let first = _mm512_permutex2var_epi64(e, _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), o);
-        let second = _mm512_permutex2var_epi64(e, _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4), o);
-        store8(&mut out[2 * k..2 * k + 8], first);
-        store8(&mut out[2 * k + 8..2 * k + 16], second);
-    }
-    gf_combine_impl(
-        &t[full..h],
-        &u[full..h],
-        &v[full..h],
-        &mut out[2 * full..2 * h],
-    );
-}
-
-#[target_feature(enable = "avx512f,vpclmulqdq")]
-fn gf_split_avx512_impl(t: &[u64], a: &[u64], u: &mut [u64], v: &mut [u64]) {
-    let h = t.len().min(u.len()).min(v.len()).min(a.len() / 2);
-    let full = h / 8 * 8;
-    for k in (0..full).step_by(8) {
-        let p = load8(&a[2 * k..2 * k + 8]);
-        let q = load8(&a[2 * k + 8..2 * k + 16]);
-        let even = _mm512_permutex2var_epi64(p, _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0), q);
-        let odd = _mm512_permutex2var_epi64(p, _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1), q);
-        let d = _mm512_xor_si512(even, odd);
-        store8(&mut v[k..k + 8], d);
-        store8(
-            &mut u[k..k + 8],
-            _mm512_xor_si512(even, gf_mul8(load8(&t[k..k + 8]), d)),
-        );
-    }
-    gf_split_impl(
-        &t[full..h],
-        &a[2 * full..2 * h],
-        &mut u[full..h],
-        &mut v[full..h],
-    );
-}
-
-#[target_feature(enable = "avx512f,vpclmulqdq")]
-fn gf_mul_into_avx512_impl(b: &mut [u64], a: &[u64]) {
-    let n = b.len().min(a.len());
-    let full = n / 8 * 8;
-    for k in (0..full).step_by(8) {
-        let r = gf_mul8(load8(&b[k..k + 8]), load8(&a[k..k + 8]));
-        store8(&mut b[k..k + 8], r);
-    }
-    gf_mul_into_impl(&mut b[full..n], &a[full..n]);
-}
-
 #[target_feature(enable = "pclmulqdq")]
-fn gf_mul(a: u64, b: u64) -> u64 {
-    super::additive::reduce(clmul_pclmul(a, b))
-}
-
-#[target_feature(enable = "pclmulqdq")]
-fn gf_combine_impl(t: &[u64], u: &[u64], v: &[u64], out: &mut [u64]) {
-    for (pair, ((&tk, &uk), &vk)) in out.chunks_exact_mut(2).zip(t.iter().zip(u).zip(v)) {
-        let e = uk ^ gf_mul(tk, vk);
-        pair[0] = e;
-        pair[1] = e ^ vk;
-    }
-}
-
-#[target_feature(enable = "pclmulqdq")]
-fn gf_split_impl(t: &[u64], a: &[u64], u: &mut [u64], v: &mut [u64]) {
-    for (pair, ((&tk, uk), vk)) in a
-        .chunks_exact(2)
-        .zip(t.iter().zip(u.iter_mut()).zip(v.iter_mut()))
-    {
-        let d = pair[0] ^ pair[1];
-        *vk = d;
-        *uk = pair[0] ^ gf_mul(tk, d);
-    }
-}
-
-#[target_feature(enable = "pclmulqdq")]
-fn gf_mul_into_impl(b: &mut [u64], a: &[u64]) {
-    for (x, &y) in b.iter_mut().zip(a) {
-        *x = gf_mul(*x, y);
-    }
-}
-
-#[target_feature(enable = "pclmulqdq")]
+#[inline]
 fn clmul_pclmul(a: u64, b: u64) -> u128 {
     let p = _mm_clmulepi64_si128::<0x00>(_mm_cvtsi64_si128(a as i64), _mm_cvtsi64_si128(b as i64));
     to_u128(p)
@@ -414,6 +253,7 @@ fn lane_mask(valid: usize) -> u8 {
 }
 
 #[target_feature(enable = "avx512f")]
+#[inline]
 fn load8(words: &[u64]) -> __m512i {
     let words: &[u64; 8] = words.try_into().expect("eight words");
     // SAFETY: `words` is exactly 64 readable bytes; the load is unaligned.
@@ -421,6 +261,7 @@ fn load8(words: &[u64]) -> __m512i {
 }
 
 #[target_feature(enable = "avx512f")]
+#[inline]
 fn store8(words: &mut [u64], v: __m512i) {
     let words: &mut [u64; 8] = words.try_into().expect("eight words");
     // SAFETY: `words` is exactly 64 writable bytes; the store is unaligned.
