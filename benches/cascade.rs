@@ -2,7 +2,8 @@
 //! channel) at QBER 2%, n = 1e5, for each variant. Throughput is reported in bits of corrected
 //! key per second; the disclosed-parity efficiency of the same configuration and the fastest of
 //! 100 runs (the best estimate of the uncontended cost on a shared machine) are printed once per
-//! variant.
+//! variant. A second group corrects a link-sized key of 2^20 bits whole and as frames of 2^17
+//! bits in lock-step.
 //!
 //! ```text
 //! cargo bench --no-default-features --bench cascade -- --warm-up-time 1 --measurement-time 3
@@ -15,7 +16,8 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use qkd_core::BitString;
 use qkd_core::distill::binary_entropy;
 use qkd_core::distill::cascade::{
-    CascadeConfig, CascadePlan, CascadeVariant, reconcile_in_process,
+    CascadeConfig, CascadePlan, CascadeVariant, FrameLayout, reconcile_framed_in_process,
+    reconcile_in_process,
 };
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
@@ -70,6 +72,39 @@ fn bench_cascade(c: &mut Criterion) {
     group.finish();
 }
 
+/// A link-sized key (2^20 bits, QBER 2%, `Optimized`) corrected whole and as frames of at
+/// most 2^17 bits running in lock-step (the pipeline's default).
+fn bench_framed(c: &mut Criterion) {
+    let (n, q) = (1usize << 20, 0.02);
+    let mut group = c.benchmark_group("cascade_q2_n2^20");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(n as u64));
+    let config = CascadeConfig::new(CascadeVariant::Optimized, [7; 32]);
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    for frame_bits in [n, 1 << 17] {
+        let layout = FrameLayout::new(n, frame_bits).expect("layout");
+        let plans: Vec<_> = layout
+            .lengths()
+            .iter()
+            .map(|&len| CascadePlan::shared(&config, len, q).expect("plan"))
+            .collect();
+        group.bench_function(format!("frames_of_{frame_bits}"), |bench| {
+            bench.iter_batched(
+                || {
+                    let a = BitString::random(n, &mut rng);
+                    let b = a.noisy_copy(q, &mut rng);
+                    (a, b)
+                },
+                |(a, b)| {
+                    black_box(reconcile_framed_in_process(a, b, &layout, &plans).expect("cascade"))
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
 /// Building a plan (per shuffled pass: a ChaCha20 Fisher-Yates permutation of the `n/64` rows
 /// and 64 column rotations). A link should build it once per (config, key length, QBER
 /// estimate) and reuse it: the cost is per plan, not per block.
@@ -86,5 +121,5 @@ fn bench_plan(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_cascade, bench_plan);
+criterion_group!(benches, bench_cascade, bench_framed, bench_plan);
 criterion_main!(benches);

@@ -222,7 +222,8 @@ impl FramedCorrector {
         self.started && self.running.is_empty()
     }
 
-    /// The combined counters (see the [module notes](self)).
+    /// The combined counters: parities and flips summed over the frames; round trips those of
+    /// the longest frame (a round trip carries every frame).
     pub fn stats(&self) -> CascadeStats {
         combine(
             self.frames.iter().map(CascadeCorrector::stats),

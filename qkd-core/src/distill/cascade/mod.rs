@@ -45,6 +45,15 @@
 //! sub-blocks without asking; a known sub-block that turns odd after a flip elsewhere is
 //! searched even when its top-level block looks even.
 //!
+//! ## Frames
+//!
+//! A long key is corrected faster as frames of about 10^5 bits ([`FrameLayout`]) that run in
+//! lock-step ([`FramedCorrector`], [`FramedResponder`]: one batch of messages per round trip,
+//! one frame leaving the batch after its closing message): a frame's shuffle tables, views and
+//! search trees fit in a core's cache, and the frames of one length share one plan. Every parity
+//! is still counted; the efficiency barely changes (f = 1.034 at 10^5 bits against 1.030 at
+//! 10^6, QBER 2%), and the exchange takes as many round trips as its longest frame.
+//!
 //! ## Variants ([`CascadeVariant`])
 //!
 //! * `Original`: Brassard-Salvail 1993: `k1 = ceil(0.73/Q)`, `k_i = 2 k_(i-1)`, 4 passes.
