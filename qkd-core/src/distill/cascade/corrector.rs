@@ -237,16 +237,10 @@ impl CascadeCorrector {
     fn reach_next(&mut self) {
         let p = self.reached;
         self.reached += 1;
-        let (k, blocks, n) = (
-            self.plan.pass(p).block_size,
-            self.plan.pass(p).blocks,
-            self.key.len(),
-        );
+        let blocks = self.plan.pass(p).blocks;
         let offset = self.block_offsets[p];
         for b in 0..blocks {
-            let local =
-                self.views
-                    .range_parity(&self.plan, p, &self.key, b * k, ((b + 1) * k).min(n));
+            let local = self.views.block_parity(&self.plan, p, &self.key, b);
             let i = offset + b;
             let odd = local ^ ((self.block_parities[i / 64] >> (i % 64)) & 1 == 1);
             let root = self.trees[p].root(b);

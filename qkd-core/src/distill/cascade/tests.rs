@@ -537,3 +537,33 @@ fn structured_shuffles_keep_the_frame_error_rate_small() {
 fn config_with(variant: CascadeVariant, seed: [u8; 32]) -> CascadeConfig {
     CascadeConfig::new(variant, seed)
 }
+
+#[test]
+fn block_masks_give_the_range_parities() {
+    // Two-block structured passes answer their top-level parities from a membership mask; it
+    // must agree with the parity of the shuffled range, for odd lengths too.
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    for n in [1 << 15, 40_001, 65_600] {
+        let config = CascadeConfig::new(CascadeVariant::Optimized, [3; 32]);
+        let plan = CascadePlan::new(&config, n, 0.02).unwrap();
+        let key = BitString::random(n, &mut rng);
+        let mut masked = plan::Views::new(plan.passes());
+        let mut ranged = plan::Views::new(plan.passes());
+        let mut checked = 0;
+        for p in 0..plan.passes() {
+            let (k, blocks) = (plan.pass(p).block_size, plan.pass(p).blocks);
+            if blocks != 2 {
+                continue;
+            }
+            checked += 1;
+            for b in 0..2 {
+                assert_eq!(
+                    masked.block_parity(&plan, p, &key, b),
+                    ranged.range_parity(&plan, p, &key, b * k, ((b + 1) * k).min(n)),
+                    "n = {n}, pass {p}, block {b}"
+                );
+            }
+        }
+        assert_eq!(checked, 11, "Optimized has eleven passes of n/2");
+    }
+}
