@@ -191,7 +191,7 @@ impl CascadePlan {
                 };
                 let blocks = key_len.div_ceil(k);
                 let block0 = match &shuffle {
-                    Shuffle::Rotation(rr) if blocks == 2 => Some(block_mask(rr, key_len, k)),
+                    Shuffle::Rotation(rr) if blocks == 2 => Some(rr.head_mask(k)),
                     _ => None,
                 };
                 PassPlan {
@@ -471,18 +471,6 @@ impl Views {
         let (n, k) = (plan.key_len(), pass.block_size);
         self.range_parity(plan, p, key, b * k, ((b + 1) * k).min(n))
     }
-}
-
-/// The membership mask of block 0 (shuffled positions `0..k`) in key order.
-fn block_mask(rr: &RowRotation, n: usize, k: usize) -> Vec<u64> {
-    (0..n.div_ceil(64))
-        .map(|w| {
-            let cols = (n - 64 * w).min(64);
-            (0..cols).fold(0u64, |acc, c| {
-                acc | (u64::from(rr.forward(64 * w + c) < k) << c)
-            })
-        })
-        .collect()
 }
 
 /// The key shuffled by a [`RowRotation`]: the rows permuted (one word load per group), then every

@@ -200,6 +200,35 @@ impl RowRotation {
         (j << 6) | c
     }
 
+    /// Which key bits land in shuffled positions `0..k`: bit `c` of word `w` of the result is set
+    /// when key bit `64 w + c` does. Column by column, branch-free.
+    pub(crate) fn head_mask(&self, k: usize) -> Vec<u64> {
+        let n = 64 * self.rows + self.tail;
+        let mut mask = vec![0u64; n.div_ceil(64)];
+        let (full_rows, tail_cols) = (k / 64, k % 64);
+        for c in 0..64 {
+            let (len, rot, g) = (
+                self.column_len(c),
+                self.rot[c] as usize,
+                self.group[c] as usize,
+            );
+            // Shuffled row j of column c is in 0..k when j < limit.
+            let limit = full_rows + usize::from(c < tail_cols);
+            let shuffled_row = |r: usize| {
+                let j = r + len - rot;
+                if j >= len { j - len } else { j }
+            };
+            for (m, rows) in mask.iter_mut().zip(&self.rho) {
+                *m |= u64::from(shuffled_row(rows[g] as usize) < limit) << c;
+            }
+            if c < self.tail {
+                // The partial last row keeps its place before the rotation.
+                mask[self.rows] |= u64::from(shuffled_row(self.rows) < limit) << c;
+            }
+        }
+        mask
+    }
+
     /// Key bit at shuffled position `q`.
     #[inline]
     pub(crate) fn original(&self, q: usize) -> usize {
