@@ -567,3 +567,15 @@ fn block_masks_give_the_range_parities() {
         assert_eq!(checked, 11, "Optimized has eleven passes of n/2");
     }
 }
+
+#[test]
+fn structured_plans_shuffle_the_first_pass() {
+    // Keys with structured shuffles must not keep the first pass in key order (an unshuffled
+    // first pass let pairs of errors in one word survive the structured passes; see
+    // `CascadeConfig::shuffle_first_pass`). Shorter keys keep it unshuffled by default.
+    let config = CascadeConfig::new(CascadeVariant::Optimized, [4; 32]);
+    let structured = CascadePlan::new(&config, 1 << 15, 0.02).unwrap();
+    assert!((0..1 << 15).any(|x| structured.pass(0).forward(x) != x));
+    let short = CascadePlan::new(&config, 10_000, 0.02).unwrap();
+    assert!((0..10_000).all(|x| short.pass(0).forward(x) == x));
+}
