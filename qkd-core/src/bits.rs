@@ -152,9 +152,11 @@ impl BitString {
         self.words[i / 64] ^= 1u64 << (i % 64);
     }
 
-    /// Appends one bit.
+    /// Appends one bit. When the storage must grow, the old storage is zeroized before it is
+    /// freed.
     pub fn push(&mut self, value: bool) {
         if self.len.is_multiple_of(64) {
+            self.reserve_words(self.words.len() + 1);
             self.words.push(0);
         }
         self.len += 1;
@@ -181,13 +183,7 @@ impl BitString {
             "range {start}..{end} out of {}",
             src.len
         );
-        let needed = (self.len + (end - start)).div_ceil(64);
-        if needed > self.words.capacity() {
-            let mut grown = Vec::with_capacity(needed.max(2 * self.words.capacity()));
-            grown.extend_from_slice(&self.words);
-            self.words.zeroize();
-            self.words = grown;
-        }
+        self.reserve_words((self.len + (end - start)).div_ceil(64));
         let mut i = start;
         while i < end {
             let n = (end - i).min(64);
@@ -208,6 +204,17 @@ impl BitString {
                 self.words[dw + 1] |= v >> (64 - db);
             }
             i += n;
+        }
+    }
+
+    /// Makes room for `needed` words without letting `Vec` reallocate: a grown copy is made
+    /// (at least doubling) and the old storage zeroized before it is freed.
+    fn reserve_words(&mut self, needed: usize) {
+        if needed > self.words.capacity() {
+            let mut grown = Vec::with_capacity(needed.max(2 * self.words.capacity()));
+            grown.extend_from_slice(&self.words);
+            self.words.zeroize();
+            self.words = grown;
         }
     }
 
