@@ -3,8 +3,8 @@
 //!
 //! Serialised element by element, a `Vec<u64>` of random words costs a varint of up to ten bytes
 //! and a call into the serialiser per word, and the Cascade requests of a 2^20-bit block carry
-//! well over 10^5 ranges in all: element-wise encoding and decoding took about 13% of a
-//! simulated link's time. These adapters (for `#[serde(with = ...)]`) write the array as one byte string of
+//! well over 10^5 ranges in all: element-wise encoding and decoding was a large share of a
+//! simulated link's profile (`perf` on `cargo bench --bench link`). These adapters (for `#[serde(with = ...)]`) write the array as one byte string of
 //! fixed-width little-endian fields instead: one length prefix and one copy. Formats without a
 //! native byte string (JSON) see a sequence of bytes, which is decoded too.
 

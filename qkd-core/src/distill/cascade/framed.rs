@@ -74,6 +74,22 @@ impl FrameLayout {
         Ok(())
     }
 
+    /// One engine per frame of `key`, made by `engine` from the frame and its plan (after
+    /// checking the plans and the key length).
+    fn engines<E>(
+        &self,
+        key: &BitString,
+        plans: &[Arc<CascadePlan>],
+        engine: impl Fn(BitString, Arc<CascadePlan>) -> Result<E, DistillError>,
+    ) -> Result<Vec<E>, DistillError> {
+        self.check_plans(plans)?;
+        self.split(key)?
+            .into_iter()
+            .zip(plans)
+            .map(|(frame, plan)| engine(frame, plan.clone()))
+            .collect()
+    }
+
     /// Cuts `key` into its frames.
     fn split(&self, key: &BitString) -> Result<Vec<BitString>, DistillError> {
         if key.len() != self.key_len() {
@@ -142,13 +158,7 @@ impl FramedCorrector {
         layout: &FrameLayout,
         plans: &[Arc<CascadePlan>],
     ) -> Result<Self, DistillError> {
-        layout.check_plans(plans)?;
-        let frames = layout
-            .split(key)?
-            .into_iter()
-            .zip(plans)
-            .map(|(frame, plan)| CascadeCorrector::new(frame, plan.clone()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let frames = layout.engines(key, plans, CascadeCorrector::new)?;
         Ok(Self {
             running: (0..frames.len()).collect(),
             frames,
@@ -267,13 +277,7 @@ impl FramedResponder {
         layout: &FrameLayout,
         plans: &[Arc<CascadePlan>],
     ) -> Result<Self, DistillError> {
-        layout.check_plans(plans)?;
-        let frames = layout
-            .split(key)?
-            .into_iter()
-            .zip(plans)
-            .map(|(frame, plan)| CascadeResponder::new(frame, plan.clone()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let frames = layout.engines(key, plans, CascadeResponder::new)?;
         Ok(Self {
             running: (0..frames.len()).collect(),
             frames,

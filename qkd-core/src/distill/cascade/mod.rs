@@ -125,9 +125,8 @@ pub struct CascadeConfig {
     /// Longer keys, whose passes use the structured shuffle, always shuffle the first pass: with
     /// an unshuffled first pass, two errors in one 64-bit word of the key hide from it, and a
     /// structured second pass keeps such a pair together whenever its two columns share a row
-    /// permutation and have nearby rotations. On a link at QBER 2% with frames of 1.2e5 bits,
-    /// 5 of 8000 frames kept an error pair that way (the one examined sat in one word); with the
-    /// first pass shuffled, none of another 8000.
+    /// permutation and have nearby rotations (seen on a simulated link with frames of 1.2e5
+    /// bits; see docs/benchmarks.md, section session-3).
     pub shuffle_first_pass: bool,
 }
 

@@ -44,8 +44,8 @@ pub(crate) struct PassPlan {
     shuffle: Shuffle,
     /// For a structured pass of two blocks: bit `c` of word `w` is set when key bit `64 w + c`
     /// lies in block 0. The two top-level parities then take one AND-XOR sweep over the key
-    /// instead of building the pass's view (its searches are rare: at QBER 2% a run of
-    /// `Optimized` asks about 50 ranges in all its eleven such passes together).
+    /// instead of building the pass's view (searches in these late passes are rare, so most
+    /// runs never build it).
     block0: Option<Vec<u64>>,
 }
 
@@ -454,19 +454,14 @@ impl Views {
     ) -> bool {
         let pass = plan.pass(p);
         if let Some(mask) = &pass.block0 {
-            let words = key.words();
-            let first = words
+            // One sweep: block 0 is the masked bits, block 1 the rest.
+            let (first, rest) = key
+                .words()
                 .iter()
                 .zip(mask)
-                .fold(0u64, |acc, (&w, &m)| acc ^ (w & m))
-                .count_ones()
-                & 1
-                == 1;
-            if b == 0 {
-                return first;
-            }
-            let all = words.iter().fold(0u64, |acc, &w| acc ^ w).count_ones() & 1 == 1;
-            return all ^ first;
+                .fold((0u64, 0u64), |(f, r), (&w, &m)| (f ^ (w & m), r ^ (w & !m)));
+            let parity = if b == 0 { first } else { rest };
+            return parity.count_ones() & 1 == 1;
         }
         let (n, k) = (plan.key_len(), pass.block_size);
         self.range_parity(plan, p, key, b * k, ((b + 1) * k).min(n))
