@@ -32,29 +32,34 @@ impl SeededRng {
 
     /// A uniform integer in `0..bound` (`bound > 0`), by Lemire's method: the high word of
     /// `x * bound` for a uniform 64-bit `x`, rejecting the `2^64 mod bound` low values that
-    /// would bias it.
+    /// would bias it. The rejection threshold is below `bound`, so it is computed (a division)
+    /// only for the rare draw whose low word falls under `bound`: the values are those of the
+    /// plain method, without a division per draw.
     pub(crate) fn below(&mut self, bound: u64) -> u64 {
         debug_assert!(bound > 0);
-        let threshold = bound.wrapping_neg() % bound; // 2^64 mod bound
-        loop {
-            let m = u128::from(self.0.next_u64()) * u128::from(bound);
-            if (m as u64) >= threshold {
-                return (m >> 64) as u64;
+        let mut m = u128::from(self.0.next_u64()) * u128::from(bound);
+        // The threshold is below `bound`: only a low word under `bound` needs the division.
+        if (m as u64) < bound {
+            let threshold = bound.wrapping_neg() % bound; // 2^64 mod bound
+            while (m as u64) < threshold {
+                m = u128::from(self.0.next_u64()) * u128::from(bound);
             }
         }
+        (m >> 64) as u64
     }
 
     /// A uniform integer in `0..bound` (`0 < bound <= 2^32`), by the same method on a 32-bit
     /// draw (half the generator output per value).
     pub(crate) fn below_u32(&mut self, bound: u32) -> u32 {
         debug_assert!(bound > 0);
-        let threshold = bound.wrapping_neg() % bound; // 2^32 mod bound
-        loop {
-            let m = u64::from(self.0.next_u32()) * u64::from(bound);
-            if (m as u32) >= threshold {
-                return (m >> 32) as u32;
+        let mut m = u64::from(self.0.next_u32()) * u64::from(bound);
+        if (m as u32) < bound {
+            let threshold = bound.wrapping_neg() % bound; // 2^32 mod bound
+            while (m as u32) < threshold {
+                m = u64::from(self.0.next_u32()) * u64::from(bound);
             }
         }
+        (m >> 32) as u32
     }
 }
 
@@ -316,6 +321,40 @@ mod tests {
         }
         for c in counts.into_iter().chain(counts32) {
             assert!((9540..=10460).contains(&c), "{counts:?} {counts32:?}");
+        }
+    }
+
+    #[test]
+    fn divisionless_draws_equal_the_plain_method() {
+        // The reference: the threshold computed before every draw. Bounds just above a power
+        // of two reject almost half of all draws, so both paths of the shortcut are exercised.
+        let (seed, stream) = ([9u8; 32], 4);
+        let mut fast = SeededRng::new(&seed, stream);
+        let mut plain = ChaCha20Rng::from_seed(seed);
+        plain.set_stream(stream);
+        for bound in [1u64, 2, 3, 6, 1000, (1 << 32) + 1, (1 << 63) + 1, u64::MAX] {
+            let threshold = bound.wrapping_neg() % bound;
+            for _ in 0..2000 {
+                let expected = loop {
+                    let m = u128::from(plain.next_u64()) * u128::from(bound);
+                    if (m as u64) >= threshold {
+                        break (m >> 64) as u64;
+                    }
+                };
+                assert_eq!(fast.below(bound), expected, "bound {bound}");
+            }
+        }
+        for bound in [1u32, 2, 7, 1000, (1 << 31) + 1, u32::MAX] {
+            let threshold = bound.wrapping_neg() % bound;
+            for _ in 0..2000 {
+                let expected = loop {
+                    let m = u64::from(plain.next_u32()) * u64::from(bound);
+                    if (m as u32) >= threshold {
+                        break (m >> 32) as u32;
+                    }
+                };
+                assert_eq!(fast.below_u32(bound), expected, "bound {bound}");
+            }
         }
     }
 }
