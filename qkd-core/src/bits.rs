@@ -233,17 +233,7 @@ impl BitString {
         if start == end {
             return false;
         }
-        let (sw, ew) = (start / 64, (end - 1) / 64);
-        let lo_mask = u64::MAX << (start % 64);
-        let hi_mask = u64::MAX >> (63 - (end - 1) % 64);
-        if sw == ew {
-            return (self.words[sw] & lo_mask & hi_mask).count_ones() & 1 == 1;
-        }
-        let mut acc = (self.words[sw] & lo_mask) ^ (self.words[ew] & hi_mask);
-        for w in &self.words[sw + 1..ew] {
-            acc ^= w;
-        }
-        acc.count_ones() & 1 == 1
+        words_parity(&self.words, start, end)
     }
 
     /// Number of positions where `self` and `other` differ (over the shorter length's words when
@@ -295,9 +285,58 @@ impl BitString {
     }
 }
 
+/// Parity of bits `lo..hi` (`lo < hi <= 64 * words.len()`) of packed words: the hot path of
+/// Cascade's two ends, kept inlinable.
+#[inline]
+pub(crate) fn words_parity(words: &[u64], lo: usize, hi: usize) -> bool {
+    let (sw, ew) = (lo / 64, (hi - 1) / 64);
+    let lo_mask = u64::MAX << (lo % 64);
+    let hi_mask = u64::MAX >> (63 - (hi - 1) % 64);
+    if sw == ew {
+        return word_parity(words[sw] & lo_mask & hi_mask);
+    }
+    let mut acc = (words[sw] & lo_mask) ^ (words[ew] & hi_mask);
+    for w in &words[sw + 1..ew] {
+        acc ^= w;
+    }
+    word_parity(acc)
+}
+
+/// Parity of the bits of one word. The baseline x86-64 target has no `POPCNT`, and
+/// `count_ones` then costs a dozen operations and a multiply; folding needs fewer.
+#[inline]
+pub(crate) fn word_parity(x: u64) -> bool {
+    #[cfg(any(target_feature = "popcnt", not(target_arch = "x86_64")))]
+    {
+        x.count_ones() & 1 == 1
+    }
+    #[cfg(not(any(target_feature = "popcnt", not(target_arch = "x86_64"))))]
+    {
+        // Bit 4i becomes the parity of nibble i; the multiply sums the sixteen nibble parities
+        // into the top nibble (mod 16), whose low bit is the parity.
+        let x = x ^ (x >> 1);
+        let x = x ^ (x >> 2);
+        ((x & 0x1111_1111_1111_1111).wrapping_mul(0x1111_1111_1111_1111) >> 60) & 1 == 1
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_parity_is_the_popcount_parity() {
+        use rand_chacha::ChaCha8Rng;
+        use rand_core::{Rng, SeedableRng};
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for x in [0, 1, u64::MAX, 1 << 63, 0xffff, 0x8000_0000_0000_0001] {
+            assert_eq!(word_parity(x), x.count_ones() % 2 == 1, "{x:#x}");
+        }
+        for _ in 0..10_000 {
+            let x = rng.next_u64() & rng.next_u64();
+            assert_eq!(word_parity(x), x.count_ones() % 2 == 1, "{x:#x}");
+        }
+    }
 
     #[test]
     fn set_get_flip_push() {

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use super::shuffle::{RowRotation, STREAM_CASCADE_BASE, STREAM_ROTATION_BASE, permutation};
 use super::{CascadeConfig, CascadeVariant};
-use crate::bits::BitString;
+use crate::bits::{BitString, word_parity, words_parity as parity};
 use crate::distill::DistillError;
 
 /// Keys of at least this many bits use the structured [`RowRotation`] shuffle (whose ranges have
@@ -322,7 +322,7 @@ impl RotationView {
             }
             acc
         };
-        let odd = acc.count_ones() & 1 == 1;
+        let odd = word_parity(acc);
         match &self.delta {
             Some(delta) => odd ^ parity(delta.words(), lo, hi),
             None => odd,
@@ -461,30 +461,17 @@ impl Views {
                 .zip(mask)
                 .fold((0u64, 0u64), |(f, r), (&w, &m)| (f ^ (w & m), r ^ (w & !m)));
             let parity = if b == 0 { first } else { rest };
-            return parity.count_ones() & 1 == 1;
+            return word_parity(parity);
         }
         let (n, k) = (plan.key_len(), pass.block_size);
         self.range_parity(plan, p, key, b * k, ((b + 1) * k).min(n))
     }
 }
 
-/// The key shuffled by a [`RowRotation`]: the rows permuted (one word load per group), then every
-/// column rotated, column by column (two runs of masked word ORs each, which vectorise).
+/// The key shuffled by a [`RowRotation`] (see [`RowRotation::shuffle_into`]).
 fn rotate(rr: &RowRotation, key: &BitString) -> BitString {
-    let mut permuted = Zeroizing::new(Vec::with_capacity(rr.rows + 1));
-    rr.permuted_words(key.words(), &mut permuted);
     let mut out = BitString::zeros(key.len());
-    let dst = out.words_mut();
-    for (c, &rot) in rr.rot.iter().enumerate() {
-        let (len, rot, mask) = (rr.column_len(c), rot as usize, 1u64 << c);
-        // Shuffled row j holds permuted row (j + rot) mod len.
-        for (o, &w) in dst[..len - rot].iter_mut().zip(&permuted[rot..len]) {
-            *o |= w & mask;
-        }
-        for (o, &w) in dst[len - rot..len].iter_mut().zip(&permuted[..rot]) {
-            *o |= w & mask;
-        }
-    }
+    rr.shuffle_into(key.words(), out.words_mut());
     out
 }
 
@@ -503,23 +490,6 @@ fn gather(key: &BitString, orig: &[u32]) -> BitString {
         *dst = w;
     }
     out
-}
-
-/// Parity of bits `lo..hi` (`lo < hi <= 64 * words.len()`) of packed words; the hot path of
-/// both ends, kept inlinable here.
-#[inline]
-pub(crate) fn parity(words: &[u64], lo: usize, hi: usize) -> bool {
-    let (sw, ew) = (lo / 64, (hi - 1) / 64);
-    let lo_mask = u64::MAX << (lo % 64);
-    let hi_mask = u64::MAX >> (63 - (hi - 1) % 64);
-    if sw == ew {
-        return (words[sw] & lo_mask & hi_mask).count_ones() & 1 == 1;
-    }
-    let mut acc = (words[sw] & lo_mask) ^ (words[ew] & hi_mask);
-    for w in &words[sw + 1..ew] {
-        acc ^= w;
-    }
-    acc.count_ones() & 1 == 1
 }
 
 /// Packs parity bits into words (bit `i` is bit `i % 64` of word `i / 64`).

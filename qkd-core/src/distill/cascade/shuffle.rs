@@ -11,6 +11,7 @@
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
+use zeroize::Zeroizing;
 
 /// ChaCha stream reserved for parameter-estimation sampling.
 pub(crate) const STREAM_ESTIMATION: u64 = 0x4553_5449_4d41_5445; // "ESTIMATE"
@@ -269,6 +270,93 @@ impl RowRotation {
             out.push(key[self.rows]);
         }
     }
+
+    /// The shuffled key: bit `q` of `out` (`ceil(n / 64)` words, overwritten) is key bit
+    /// [`original(q)`](Self::original). The row-permuted key is transposed tile by tile (64 by 64
+    /// bits) so that each column becomes a bit string, every column is rotated with word shifts,
+    /// and the result is transposed back: about forty word operations per row, where rotating
+    /// each column in place of the matrix takes a masked pass over all rows per column.
+    pub(crate) fn shuffle_into(&self, key: &[u64], out: &mut [u64]) {
+        let mut permuted = Zeroizing::new(Vec::with_capacity(self.rows + 1));
+        self.permuted_words(key, &mut permuted);
+        let rows = permuted.len();
+        let tiles = rows.div_ceil(64);
+        // Column c as a bit string of len(c) bits, twice over (so that a rotation is one
+        // unaligned read), in `2 * tiles + 1` words.
+        let stride = 2 * tiles + 1;
+        let mut columns = Zeroizing::new(vec![0u64; 64 * stride]);
+        let mut tile = Zeroizing::new([0u64; 64]);
+        for t in 0..tiles {
+            let chunk = &permuted[64 * t..rows.min(64 * t + 64)];
+            tile[..chunk.len()].copy_from_slice(chunk);
+            tile[chunk.len()..].fill(0);
+            transpose64(&mut tile);
+            for (c, &w) in tile.iter().enumerate() {
+                columns[c * stride + t] = w;
+            }
+        }
+        for c in 0..64 {
+            let len = self.column_len(c);
+            let column = &mut columns[c * stride..(c + 1) * stride];
+            // The second copy starts at bit `len`; bits past `len` of the first are zero.
+            let (at, shift) = (len / 64, len % 64);
+            for t in 0..len.div_ceil(64) {
+                let w = column[t];
+                column[at + t] |= w << shift;
+                if shift != 0 {
+                    column[at + t + 1] |= w >> (64 - shift);
+                }
+            }
+            // Rotate: shuffled row j of column c is permuted row (j + rot) mod len.
+            let rot = self.rot[c] as usize;
+            for t in 0..tiles {
+                let w = if 64 * t < len {
+                    let bit = rot + 64 * t;
+                    let (i, s) = (bit / 64, bit % 64);
+                    let w = if s == 0 {
+                        column[i]
+                    } else {
+                        (column[i] >> s) | (column[i + 1] << (64 - s))
+                    };
+                    let valid = len - 64 * t;
+                    if valid < 64 {
+                        w & ((1u64 << valid) - 1)
+                    } else {
+                        w
+                    }
+                } else {
+                    0
+                };
+                // Safe to overwrite word t: later words read only positions >= rot + 64 t + 64.
+                column[t] = w;
+            }
+        }
+        for t in 0..tiles {
+            for (c, w) in tile.iter_mut().enumerate() {
+                *w = columns[c * stride + t];
+            }
+            transpose64(&mut tile);
+            let dst = &mut out[64 * t..rows.min(64 * t + 64)];
+            dst.copy_from_slice(&tile[..dst.len()]);
+        }
+    }
+}
+
+/// Transposes a 64 by 64 bit matrix in place: afterwards bit `c` of `a[r]` is what bit `r` of
+/// `a[c]` was. Six rounds of masked swaps between rows `j` apart (`j` = 32, 16, ..., 1).
+pub(crate) fn transpose64(a: &mut [u64; 64]) {
+    let (mut j, mut m) = (32usize, 0x0000_0000_ffff_ffffu64);
+    while j != 0 {
+        for k in (0..64).step_by(2 * j) {
+            for r in k..k + j {
+                let t = ((a[r] >> j) ^ a[r + j]) & m;
+                a[r + j] ^= t;
+                a[r] ^= t << j;
+            }
+        }
+        j >>= 1;
+        m ^= m << j;
+    }
 }
 
 #[cfg(test)]
@@ -354,6 +442,45 @@ mod tests {
                     }
                 };
                 assert_eq!(fast.below_u32(bound), expected, "bound {bound}");
+            }
+        }
+    }
+
+    #[test]
+    fn transpose64_transposes() {
+        let mut rng = SeededRng::new(&[5u8; 32], 1);
+        let a: [u64; 64] = std::array::from_fn(|_| rng.0.next_u64());
+        let mut b = a;
+        transpose64(&mut b);
+        for (r, &row) in a.iter().enumerate() {
+            for (c, &col) in b.iter().enumerate() {
+                assert_eq!((row >> c) & 1, (col >> r) & 1, "({r}, {c})");
+            }
+        }
+    }
+
+    #[test]
+    fn shuffle_into_places_every_bit_where_original_says() {
+        // Lengths around tile and word boundaries, with and without a partial row.
+        for n in [64, 65, 127, 4095, 4096, 4097, 4159, 8192 + 63, 100_000] {
+            let rr = RowRotation::new(n, &[8u8; 32], 3);
+            let mut rng = SeededRng::new(&[6u8; 32], n as u64);
+            let mut key: Vec<u64> = (0..n.div_ceil(64)).map(|_| rng.0.next_u64()).collect();
+            if n % 64 != 0 {
+                *key.last_mut().unwrap() &= (1u64 << (n % 64)) - 1;
+            }
+            let mut out = vec![u64::MAX; n.div_ceil(64)];
+            rr.shuffle_into(&key, &mut out);
+            let bit = |words: &[u64], i: usize| (words[i / 64] >> (i % 64)) & 1;
+            for q in 0..n {
+                assert_eq!(bit(&out, q), bit(&key, rr.original(q)), "n = {n}, q = {q}");
+            }
+            if n % 64 != 0 {
+                assert_eq!(
+                    out[n / 64] >> (n % 64),
+                    0,
+                    "n = {n}: bits past the end are zero"
+                );
             }
         }
     }

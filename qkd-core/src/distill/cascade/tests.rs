@@ -314,7 +314,7 @@ fn word_parity_matches_bitstring() {
     for lo in 0..300 {
         for hi in (lo + 1)..=300 {
             assert_eq!(
-                plan::parity(key.words(), lo, hi),
+                crate::bits::words_parity(key.words(), lo, hi),
                 key.parity_range(lo, hi),
                 "{lo}..{hi}"
             );
