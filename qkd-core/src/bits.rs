@@ -287,7 +287,7 @@ impl BitString {
 
 /// Parity of bits `lo..hi` (`lo < hi <= 64 * words.len()`) of packed words: the hot path of
 /// Cascade's two ends, kept inlinable.
-#[inline]
+#[inline(always)]
 pub(crate) fn words_parity(words: &[u64], lo: usize, hi: usize) -> bool {
     let (sw, ew) = (lo / 64, (hi - 1) / 64);
     let lo_mask = u64::MAX << (lo % 64);
@@ -304,7 +304,7 @@ pub(crate) fn words_parity(words: &[u64], lo: usize, hi: usize) -> bool {
 
 /// Parity of the bits of one word. The baseline x86-64 target has no `POPCNT`, and
 /// `count_ones` then costs a dozen operations and a multiply; folding needs fewer.
-#[inline]
+#[inline(always)]
 pub(crate) fn word_parity(x: u64) -> bool {
     #[cfg(any(target_feature = "popcnt", not(target_arch = "x86_64")))]
     {

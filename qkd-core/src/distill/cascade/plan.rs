@@ -398,7 +398,26 @@ impl Views {
     }
 
     /// The parity of the key at shuffled positions `lo..hi` (`lo < hi <= n`) of pass `p`.
+    #[inline]
     pub(crate) fn range_parity(
+        &mut self,
+        plan: &CascadePlan,
+        p: usize,
+        key: &BitString,
+        lo: usize,
+        hi: usize,
+    ) -> bool {
+        // The copies (the early passes, where nearly all searches run) answer inline.
+        if let View::Copy(copy) = &self.views[p] {
+            return parity(copy.words(), lo, hi);
+        }
+        self.other_range_parity(plan, p, key, lo, hi)
+    }
+
+    /// [`range_parity`](Self::range_parity) for the other views, building the view first if
+    /// needed.
+    #[inline(never)]
+    fn other_range_parity(
         &mut self,
         plan: &CascadePlan,
         p: usize,
@@ -412,7 +431,7 @@ impl Views {
             (View::Rotation(view), Shuffle::Rotation(rr)) => view.parity(rr, lo, hi),
             _ => {
                 self.build(plan, p, key);
-                self.range_parity(plan, p, key, lo, hi)
+                self.other_range_parity(plan, p, key, lo, hi)
             }
         }
     }
