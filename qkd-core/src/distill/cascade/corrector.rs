@@ -266,12 +266,21 @@ impl CascadeCorrector {
             // responder parities are facts regardless, and `diff` stays consistent.
             let node_odd = tree.is_odd(&node);
             tree.learn_children(&node, left_odd, node_odd ^ left_odd);
-            self.set_busy(p, node.block, false);
             if node_odd {
-                // Exactly one child is odd: continue the search there.
-                self.descend(p, if left_odd { left } else { node.right() })?;
-            } else if self.trees[p].has_odd(node.block) {
-                self.enqueue(p, node.block);
+                // Exactly one child is odd: continue the search there. Usually its children are
+                // unknown: it is the next search step, and the block stays busy.
+                let child = if left_odd { left } else { node.right() };
+                if !child.is_leaf() && !tree.is_known(&child.left()) {
+                    self.active.push((p, child));
+                    continue;
+                }
+                self.set_busy(p, node.block, false);
+                self.descend(p, child)?;
+            } else {
+                self.set_busy(p, node.block, false);
+                if self.trees[p].has_odd(node.block) {
+                    self.enqueue(p, node.block);
+                }
             }
         }
         searches.clear();

@@ -281,9 +281,9 @@ impl RowRotation {
         self.permuted_words(key, &mut permuted);
         let rows = permuted.len();
         let tiles = rows.div_ceil(64);
-        // Column c as a bit string of len(c) bits, twice over (so that a rotation is one
-        // unaligned read), in `2 * tiles + 1` words.
-        let stride = 2 * tiles + 1;
+        // Column c as a bit string of len(c) bits (zero beyond), plus a zero word so that any
+        // 64-bit window starting inside it can be read.
+        let stride = tiles + 1;
         let mut columns = Zeroizing::new(vec![0u64; 64 * stride]);
         let mut tile = Zeroizing::new([0u64; 64]);
         for t in 0..tiles {
@@ -295,50 +295,55 @@ impl RowRotation {
                 columns[c * stride + t] = w;
             }
         }
+        // Rotated columns, tile by tile: word c of tile t is rows 64 t.. of rotated column c.
+        let mut rotated = Zeroizing::new(vec![0u64; 64 * tiles]);
         for c in 0..64 {
-            let len = self.column_len(c);
-            let column = &mut columns[c * stride..(c + 1) * stride];
-            // The second copy starts at bit `len`; bits past `len` of the first are zero.
-            let (at, shift) = (len / 64, len % 64);
+            let (len, rot) = (self.column_len(c), self.rot[c] as usize);
+            let column = &columns[c * stride..(c + 1) * stride];
             for t in 0..len.div_ceil(64) {
-                let w = column[t];
-                column[at + t] |= w << shift;
-                if shift != 0 {
-                    column[at + t + 1] |= w >> (64 - shift);
+                // Shuffled row j of column c is permuted row (j + rot) mod len.
+                let mut start = 64 * t + rot;
+                if start >= len {
+                    start -= len;
                 }
-            }
-            // Rotate: shuffled row j of column c is permuted row (j + rot) mod len.
-            let rot = self.rot[c] as usize;
-            for t in 0..tiles {
-                let w = if 64 * t < len {
-                    let bit = rot + 64 * t;
-                    let (i, s) = (bit / 64, bit % 64);
-                    let w = if s == 0 {
-                        column[i]
-                    } else {
-                        (column[i] >> s) | (column[i + 1] << (64 - s))
-                    };
-                    let valid = len - 64 * t;
-                    if valid < 64 {
-                        w & ((1u64 << valid) - 1)
-                    } else {
-                        w
-                    }
+                let w = if start + 64 <= len {
+                    window(column, start)
+                } else if len >= 64 {
+                    // The window wraps once: `head` bits before the end, then the column's start.
+                    let head = len - start;
+                    (window(column, start) & ((1u64 << head) - 1)) | (column[0] << head)
                 } else {
-                    0
+                    // A column shorter than a word (keys under 128 bits) wraps repeatedly.
+                    (0..64).fold(0u64, |w, i| {
+                        let r = (start + i) % len;
+                        w | (((column[r / 64] >> (r % 64)) & 1) << i)
+                    })
                 };
-                // Safe to overwrite word t: later words read only positions >= rot + 64 t + 64.
-                column[t] = w;
+                let valid = len - 64 * t;
+                rotated[t * 64 + c] = if valid < 64 {
+                    w & ((1u64 << valid) - 1)
+                } else {
+                    w
+                };
             }
         }
         for t in 0..tiles {
-            for (c, w) in tile.iter_mut().enumerate() {
-                *w = columns[c * stride + t];
-            }
+            tile.copy_from_slice(&rotated[t * 64..t * 64 + 64]);
             transpose64(&mut tile);
             let dst = &mut out[64 * t..rows.min(64 * t + 64)];
             dst.copy_from_slice(&tile[..dst.len()]);
         }
+    }
+}
+
+/// Bits `start..start + 64` of `words` as one word (`words` must extend past `start / 64`).
+#[inline]
+fn window(words: &[u64], start: usize) -> u64 {
+    let (i, s) = (start / 64, start % 64);
+    if s == 0 {
+        words[i]
+    } else {
+        (words[i] >> s) | (words[i + 1] << (64 - s))
     }
 }
 
@@ -347,11 +352,13 @@ impl RowRotation {
 pub(crate) fn transpose64(a: &mut [u64; 64]) {
     let (mut j, mut m) = (32usize, 0x0000_0000_ffff_ffffu64);
     while j != 0 {
-        for k in (0..64).step_by(2 * j) {
-            for r in k..k + j {
-                let t = ((a[r] >> j) ^ a[r + j]) & m;
-                a[r + j] ^= t;
-                a[r] ^= t << j;
+        for pair in a.chunks_exact_mut(2 * j) {
+            // Disjoint halves, so the swaps vectorise.
+            let (top, bottom) = pair.split_at_mut(j);
+            for (x, y) in top.iter_mut().zip(bottom) {
+                let t = ((*x >> j) ^ *y) & m;
+                *y ^= t;
+                *x ^= t << j;
             }
         }
         j >>= 1;
