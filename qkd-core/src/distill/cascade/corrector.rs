@@ -22,6 +22,9 @@ pub struct CascadeCorrector {
     active: Vec<(usize, Node)>,
     /// The previous round's `active` buffer, kept for reuse.
     spare: Vec<(usize, Node)>,
+    /// Empty block lists kept for reuse by `schedule`.
+    spare_blocks: Vec<u32>,
+    deferred: Vec<u32>,
     /// Per pass: blocks with an active search (bitmap).
     busy: Vec<Vec<u64>>,
     /// Parities asked in the outstanding request.
@@ -89,6 +92,8 @@ impl CascadeCorrector {
             queued,
             active: Vec::new(),
             spare: Vec::new(),
+            spare_blocks: Vec::new(),
+            deferred: Vec::new(),
             asked: 0,
             block_parities: Vec::new(),
             block_offsets: Vec::new(),
@@ -376,8 +381,10 @@ impl CascadeCorrector {
                 (Some(a), Some(q)) if a < q => return Ok(()),
                 (_, Some(q)) => q,
             };
-            let blocks = std::mem::take(&mut self.queue[p]);
-            let mut deferred = Vec::new();
+            // Take the queue, leaving an empty buffer kept from earlier rounds in its place.
+            let mut blocks =
+                std::mem::replace(&mut self.queue[p], std::mem::take(&mut self.spare_blocks));
+            let mut deferred = std::mem::take(&mut self.deferred);
             for &b in &blocks {
                 let b = b as usize;
                 if self.is_busy(p, b) {
@@ -396,7 +403,9 @@ impl CascadeCorrector {
                 }
             }
             let progressed = deferred.len() < blocks.len();
-            self.queue[p].extend(deferred);
+            self.queue[p].extend_from_slice(&deferred);
+            (blocks.clear(), deferred.clear());
+            (self.spare_blocks, self.deferred) = (blocks, deferred);
             if !progressed {
                 // Only blocks with a running search are queued here: wait for their replies.
                 return Ok(());

@@ -237,8 +237,13 @@ impl PassTree {
         if self.is_odd(&root) {
             return Some(root);
         }
-        let mut stack = vec![root];
-        while let Some(node) = stack.pop() {
+        // Depth-first on a fixed stack: each level leaves at most one node waiting, and a
+        // tree is at most 33 levels deep (blocks of up to 2^32 bits).
+        let mut stack = [root; 2 * (usize::BITS as usize / 2 + 1)];
+        let mut len = 1;
+        while len > 0 {
+            len -= 1;
+            let node = stack[len];
             if !self.is_known(&node) {
                 continue;
             }
@@ -246,8 +251,9 @@ impl PassTree {
                 return Some(node);
             }
             if !node.is_leaf() {
-                stack.push(node.right());
-                stack.push(node.left());
+                stack[len] = node.right();
+                stack[len + 1] = node.left();
+                len += 2;
             }
         }
         None
