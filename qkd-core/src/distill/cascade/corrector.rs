@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::messages::{CascadeDone, CascadeMessage, ParityRange, ParityRequest};
-use super::plan::Views;
+use super::plan::{ParityWriter, Views};
 use super::tree::{Node, PassTree};
 use super::{CascadePlan, CascadeStats};
 use crate::bits::BitString;
@@ -244,8 +244,11 @@ impl CascadeCorrector {
         self.reached += 1;
         let blocks = self.plan.pass(p).blocks;
         let offset = self.block_offsets[p];
+        let mut parities = ParityWriter::with_capacity(blocks);
+        self.views
+            .block_parities(&self.plan, p, &self.key, &mut parities);
         for b in 0..blocks {
-            let local = self.views.block_parity(&self.plan, p, &self.key, b);
+            let local = (parities.words[b / 64] >> (b % 64)) & 1 == 1;
             let i = offset + b;
             let odd = local ^ ((self.block_parities[i / 64] >> (i % 64)) & 1 == 1);
             let root = self.trees[p].root(b);

@@ -458,32 +458,23 @@ impl Views {
         key: &BitString,
         out: &mut ParityWriter,
     ) {
-        for b in 0..plan.pass(p).blocks {
-            out.push(self.block_parity(plan, p, key, b));
-        }
-    }
-
-    /// The parity of top-level block `b` of pass `p`.
-    pub(crate) fn block_parity(
-        &mut self,
-        plan: &CascadePlan,
-        p: usize,
-        key: &BitString,
-        b: usize,
-    ) -> bool {
         let pass = plan.pass(p);
         if let Some(mask) = &pass.block0 {
-            // One sweep: block 0 is the masked bits, block 1 the rest.
-            let (first, rest) = key
+            // One sweep: block 0 is the masked bits, block 1 the rest (the whole key's parity
+            // minus block 0's).
+            let (first, all) = key
                 .words()
                 .iter()
                 .zip(mask)
-                .fold((0u64, 0u64), |(f, r), (&w, &m)| (f ^ (w & m), r ^ (w & !m)));
-            let parity = if b == 0 { first } else { rest };
-            return word_parity(parity);
+                .fold((0u64, 0u64), |(f, a), (&w, &m)| (f ^ (w & m), a ^ w));
+            out.push(word_parity(first));
+            out.push(word_parity(first ^ all));
+            return;
         }
         let (n, k) = (plan.key_len(), pass.block_size);
-        self.range_parity(plan, p, key, b * k, ((b + 1) * k).min(n))
+        for b in 0..pass.blocks {
+            out.push(self.range_parity(plan, p, key, b * k, ((b + 1) * k).min(n)));
+        }
     }
 }
 
