@@ -407,7 +407,8 @@ impl CascadeCorrector {
             }
             let progressed = deferred.len() < blocks.len();
             self.queue[p].extend_from_slice(&deferred);
-            (blocks.clear(), deferred.clear());
+            blocks.clear();
+            deferred.clear();
             (self.spare_blocks, self.deferred) = (blocks, deferred);
             if !progressed {
                 // Only blocks with a running search are queued here: wait for their replies.
