@@ -320,11 +320,10 @@ impl BitSink {
 
     #[inline]
     pub(crate) fn push_masked(&mut self, value: u64, mask: u64) {
-        let n = mask.count_ones() as usize;
+        let (packed, n) = pext_count(value, mask);
         if n == 0 {
             return;
         }
-        let packed = pext(value, mask);
         let off = self.len % 64;
         if off == 0 {
             self.words.push(packed);
@@ -340,23 +339,34 @@ impl BitSink {
     }
 }
 
-/// Parallel bit extract: the bits of `value` at the set positions of `mask`, packed to the low end.
+/// Parallel bit extract: the bits of `value` at the set positions of `mask`, packed to the low end,
+/// and their number (the set bits of `mask`).
 #[inline]
-pub(crate) fn pext(value: u64, mask: u64) -> u64 {
+pub(crate) fn pext_count(value: u64, mask: u64) -> (u64, usize) {
     let table = pext_table();
     let mut out = 0u64;
     let mut shift = 0u32;
+    // Branch-free over the eight bytes (a zero mask byte extracts nothing and counts zero);
+    // the byte popcounts come from a table, as the baseline target has no POPCNT.
     for byte in 0..8 {
         let m = ((mask >> (8 * byte)) & 0xff) as usize;
-        if m == 0 {
-            continue;
-        }
         let v = ((value >> (8 * byte)) & 0xff) as usize;
-        out |= (table[(m << 8) | v] as u64) << shift;
-        shift += m.count_ones();
+        out |= u64::from(table[(m << 8) | v]) << shift;
+        shift += u32::from(BYTE_ONES[m]);
     }
-    out
+    (out, shift as usize)
 }
+
+/// Number of set bits of each byte value.
+const BYTE_ONES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).count_ones() as u8;
+        i += 1;
+    }
+    t
+};
 
 /// `table[(mask << 8) | value]` = the bits of the byte `value` at the set positions of the byte
 /// `mask`, packed to the low end (64 KiB, built once).
@@ -401,7 +411,7 @@ mod tests {
                     j += 1;
                 }
             }
-            assert_eq!(pext(v, m), naive);
+            assert_eq!(pext_count(v, m), (naive, m.count_ones() as usize));
         }
     }
 
