@@ -61,6 +61,10 @@ pub enum PipelineRole {
     Responder,
 }
 
+/// Version of the pipeline's messages on the wire, part of the configuration fingerprint.
+/// Version 2: Cascade's parity ranges as fixed-width records sized per message.
+pub const WIRE_VERSION: &[u8] = b"qkd-stack pipeline wire v2";
+
 /// Configuration; both ends must use equal values (checked through a fingerprint).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PipelineConfig {
@@ -132,12 +136,17 @@ impl PipelineConfig {
         Ok(())
     }
 
-    /// A 64-bit fingerprint (FNV-1a of the postcard encoding) exchanged in the Hello message.
+    /// A 64-bit fingerprint exchanged in the Hello message: FNV-1a of the wire-format version
+    /// ([`WIRE_VERSION`]) and the configuration's postcard encoding, so that ends whose
+    /// releases encode messages differently fail at the Hello, not in the middle of a block.
     fn fingerprint(&self) -> u64 {
         let bytes = postcard::to_allocvec(self).unwrap_or_default();
-        bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-        })
+        WIRE_VERSION
+            .iter()
+            .chain(&bytes)
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+                (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+            })
     }
 }
 
