@@ -398,7 +398,7 @@ impl Views {
     }
 
     /// The parity of the key at shuffled positions `lo..hi` (`lo < hi <= n`) of pass `p`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn range_parity(
         &mut self,
         plan: &CascadePlan,
