@@ -55,8 +55,9 @@ impl Sample {
     /// Chooses `sample_size` distinct positions uniformly at random among `0..key_len`, from a
     /// shared seed of at least [`SEED_BYTES`] bytes (only the first 32 are used), so both ends
     /// choose the same ones. Floyd's algorithm over a ChaCha20 stream (see the `shuffle`
-    /// notes in [`cascade`](super::cascade)): `sample_size` draws, membership kept in a bitmap of
-    /// `key_len` bits (which also yields the positions in order, without sorting).
+    /// notes in [`cascade`](super::cascade)): `sample_size` draws (32-bit while `key_len` fits
+    /// in 32 bits), membership kept in a bitmap of `key_len` bits (which also yields the
+    /// positions in order, without sorting).
     ///
     /// Errors: [`DistillError::SeedTooShort`]; [`DistillError::EmptyKey`] if `key_len` is 0;
     /// [`DistillError::InvalidParameter`] unless `0 < sample_size < key_len` (a key must remain).
@@ -73,8 +74,13 @@ impl Sample {
         let mut rng = SeededRng::new(&seed, STREAM_ESTIMATION);
         // Floyd: for j in n-k..n, pick t in 0..=j; insert t, or j if t is taken.
         let mut chosen = BitString::zeros(key_len);
+        // 32-bit draws while the bound fits (wire version 2; half the generator output).
+        let draw = |rng: &mut SeededRng, bound: usize| match u32::try_from(bound) {
+            Ok(bound) => rng.below_u32(bound) as usize,
+            Err(_) => rng.below(bound as u64) as usize,
+        };
         for j in (key_len - sample_size)..key_len {
-            let t = rng.below(j as u64 + 1) as usize;
+            let t = draw(&mut rng, j + 1);
             if chosen.get(t) {
                 chosen.set(j, true);
             } else {
@@ -441,9 +447,10 @@ mod tests {
 
     #[test]
     fn sample_choice_is_stable() {
-        // Floyd's algorithm over the seeded stream: pinned so both ends (and releases) agree.
+        // Floyd's algorithm over the seeded stream: pinned so both ends (and releases of one
+        // wire version, `pipeline::WIRE_VERSION`) agree. Version 2 draws 32-bit values.
         let s = Sample::choose(100, 5, &[1u8; 32]).unwrap();
-        assert_eq!(s.positions(), &[13, 17, 40, 63, 68]);
+        assert_eq!(s.positions(), &[13, 18, 63, 79, 92]);
     }
 
     #[test]

@@ -62,7 +62,8 @@ pub enum PipelineRole {
 }
 
 /// Version of the pipeline's messages on the wire, part of the configuration fingerprint.
-/// Version 2: Cascade's parity ranges as fixed-width records sized per message.
+/// Version 2: Cascade's parity ranges as fixed-width records sized per message; the estimation
+/// sample drawn with 32-bit values.
 pub const WIRE_VERSION: &[u8] = b"qkd-stack pipeline wire v2";
 
 /// Configuration; both ends must use equal values (checked through a fingerprint).
