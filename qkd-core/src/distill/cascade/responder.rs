@@ -110,14 +110,6 @@ impl CascadeResponder {
                 if req.ranges.len() > n {
                     return Err(DistillError::Protocol("too many ranges".into()));
                 }
-                for r in &req.ranges {
-                    if r.pass as usize >= passes || r.start >= r.end || r.end as usize > n {
-                        return Err(DistillError::Protocol(format!(
-                            "bad range {}..{} in pass {}",
-                            r.start, r.end, r.pass
-                        )));
-                    }
-                }
                 let count: usize = req
                     .block_passes
                     .iter()
@@ -129,15 +121,17 @@ impl CascadeResponder {
                     self.views
                         .block_parities(&self.plan, p as usize, &self.key, &mut out);
                 }
+                // Each range is checked as it is answered; a bad one fails the whole request
+                // (the parities computed so far are dropped unsent).
                 for r in &req.ranges {
-                    let (lo, hi) = (r.start as usize, r.end as usize);
-                    out.push(self.views.range_parity(
-                        &self.plan,
-                        r.pass as usize,
-                        &self.key,
-                        lo,
-                        hi,
-                    ));
+                    let (p, lo, hi) = (r.pass as usize, r.start as usize, r.end as usize);
+                    if p >= passes || lo >= hi || hi > n {
+                        return Err(DistillError::Protocol(format!(
+                            "bad range {}..{} in pass {}",
+                            r.start, r.end, r.pass
+                        )));
+                    }
+                    out.push(self.views.range_parity(&self.plan, p, &self.key, lo, hi));
                 }
                 let count = u32::try_from(out.len)
                     .map_err(|_| DistillError::Protocol("reply too large".into()))?;
