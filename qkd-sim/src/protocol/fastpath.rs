@@ -159,7 +159,7 @@ fn geometric_hits<R: Rng + ?Sized>(rng: &mut R, p: f64, len: usize, mut hit: imp
         let u = ((rng.next_u64() >> 11) + 1) as f64 * (1.0 / 9_007_199_254_740_992.0);
         // The gap is floor(ln u / ln q) >= 0; truncation is that floor, without a libm call.
         let gap = u.ln() / log_q;
-        if !(gap < (len - i) as f64) {
+        if gap.is_nan() || gap >= (len - i) as f64 {
             return;
         }
         i += gap as usize;
