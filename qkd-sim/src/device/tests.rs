@@ -430,3 +430,24 @@ fn starting_outside_a_runtime_is_an_error() {
     });
     assert!(matches!(result, Err(DeviceError::InvalidConfig(_))));
 }
+
+#[test]
+fn bb84_configs_size_the_sample_for_the_block() {
+    use super::LinkConfig;
+    // The estimation sample maximises the finite-key length: a smaller share of longer blocks.
+    let fraction = |bits: usize, depolarizing: f64| {
+        LinkConfig::bb84(bits, depolarizing).distill.sample_fraction
+    };
+    let (f16, f18, f20) = (
+        fraction(1 << 16, 0.04),
+        fraction(1 << 18, 0.04),
+        fraction(1 << 20, 0.04),
+    );
+    assert!((0.12..0.18).contains(&f16), "{f16}");
+    assert!((0.08..0.12).contains(&f18), "{f18}");
+    assert!((0.05..0.08).contains(&f20), "{f20}");
+    // A noiseless channel plans for a QBER of 1%, not 0.
+    assert_eq!(fraction(1 << 16, 0.0), fraction(1 << 16, 0.02));
+    // A block too short for any key keeps the default.
+    assert_eq!(fraction(256, 0.2), 0.1);
+}
