@@ -68,6 +68,88 @@ pub mod words {
     }
 }
 
+/// `Vec<u64>` of a public bit mask (a detection mask): like [`words`], except that a mask whose
+/// words are all ones but the last (every lane set, the last word partial) is sent as its word
+/// count and last word. A lossless simulated channel detects every qubit, and its detection
+/// masks were a quarter of a link block's sifting traffic. Not for secret words: the staging
+/// buffer is not zeroized.
+pub mod mask {
+    use super::*;
+    use crate::channel::DEFAULT_MAX_FRAME_LEN;
+
+    /// Leading byte: the words follow.
+    const RAW: u8 = 0;
+    /// Leading byte: all words but the last are ones; the count and the last word follow.
+    const ONES: u8 = 1;
+
+    /// Writes `words` as one byte string.
+    pub fn serialize<S: Serializer>(words: &[u64], s: S) -> Result<S::Ok, S::Error> {
+        match words.split_last() {
+            Some((last, full)) if full.len() > 1 && full.iter().all(|&w| w == u64::MAX) => {
+                let mut bytes = Vec::with_capacity(17);
+                bytes.push(ONES);
+                bytes.extend_from_slice(&(words.len() as u64).to_le_bytes());
+                bytes.extend_from_slice(&last.to_le_bytes());
+                s.serialize_bytes(&bytes)
+            }
+            _ => {
+                let mut bytes = Vec::with_capacity(1 + 8 * words.len());
+                bytes.push(RAW);
+                bytes.extend(words.iter().flat_map(|w| w.to_le_bytes()));
+                s.serialize_bytes(&bytes)
+            }
+        }
+    }
+
+    /// Reads either form. A compact mask may not claim more words than a frame of
+    /// [`DEFAULT_MAX_FRAME_LEN`] bytes could carry raw.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+        d.deserialize_bytes(Mask)
+    }
+
+    struct Mask;
+
+    impl<'de> Visitor<'de> for Mask {
+        type Value = Vec<u64>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a byte string holding a bit mask")
+        }
+
+        fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<Self::Value, E> {
+            let bad = || E::invalid_value(de::Unexpected::Bytes(bytes), &self);
+            match bytes.split_first() {
+                Some((&RAW, rest)) => {
+                    let (words, tail) = rest.as_chunks::<8>();
+                    if !tail.is_empty() {
+                        return Err(bad());
+                    }
+                    Ok(words.iter().map(|w| u64::from_le_bytes(*w)).collect())
+                }
+                Some((&ONES, rest)) if rest.len() == 16 => {
+                    let count = u64::from_le_bytes(rest[..8].try_into().map_err(|_| bad())?);
+                    let last = u64::from_le_bytes(rest[8..].try_into().map_err(|_| bad())?);
+                    if !(3..=(DEFAULT_MAX_FRAME_LEN / 8) as u64).contains(&count) {
+                        return Err(bad());
+                    }
+                    let mut words = vec![u64::MAX; count as usize];
+                    words[count as usize - 1] = last;
+                    Ok(words)
+                }
+                _ => Err(bad()),
+            }
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+            while let Some(b) = seq.next_element::<u8>()? {
+                bytes.push(b);
+            }
+            self.visit_bytes(&bytes)
+        }
+    }
+}
+
 /// `Vec<ParityRange>` as one byte string of fixed-width records, each field as narrow as the
 /// largest value of the message needs: a header byte gives the widths (1 to 4 bytes) of `pass`,
 /// `start` and a third field, which is `end - start`, or `end` itself when some range of the
@@ -343,5 +425,48 @@ mod tests {
                 assert_eq!(serde_json::from_str::<Both>(&json).unwrap(), value);
             }
         }
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Masked(#[serde(with = "mask")] Vec<u64>);
+
+    #[test]
+    fn masks_of_ones_are_compact_and_round_trip() {
+        for words in [
+            vec![],
+            vec![7],
+            vec![u64::MAX, 3],
+            vec![u64::MAX; 3],
+            vec![u64::MAX, u64::MAX, u64::MAX, 0x1f],
+            vec![u64::MAX, 0, u64::MAX, u64::MAX],
+        ] {
+            let value = Masked(words.clone());
+            let bytes = postcard::to_allocvec(&value).unwrap();
+            let compact = words.len() > 2 && words[..words.len() - 1].iter().all(|&w| w == !0);
+            assert_eq!(
+                bytes.len(),
+                1 + if compact { 17 } else { 1 + 8 * words.len() }
+            );
+            assert_eq!(postcard::from_bytes::<Masked>(&bytes).unwrap(), value);
+            let json = serde_json::to_string(&value).unwrap();
+            assert_eq!(serde_json::from_str::<Masked>(&json).unwrap(), value);
+        }
+        let masked = |bytes: Vec<u8>| serde_json::from_value::<Masked>(serde_json::json!(bytes));
+        // Unknown form, a partial word, a short compact form, and counts out of range.
+        assert!(masked(vec![2]).is_err());
+        assert!(masked(vec![0, 1, 2, 3]).is_err());
+        assert!(masked(vec![1, 3, 0, 0]).is_err());
+        let compact = |count: u64| {
+            let mut b = vec![1];
+            b.extend_from_slice(&count.to_le_bytes());
+            b.extend_from_slice(&[0; 8]);
+            b
+        };
+        assert!(masked(compact(2)).is_err());
+        assert!(masked(compact(u64::MAX)).is_err());
+        assert_eq!(
+            masked(compact(3)).unwrap(),
+            Masked(vec![u64::MAX, u64::MAX, 0])
+        );
     }
 }

@@ -200,7 +200,7 @@ pub enum ClassicalMessage {
         /// Number of qubits in the frame.
         len: usize,
         /// Packed detection mask.
-        #[serde(with = "qkd_core::packed::words")]
+        #[serde(with = "qkd_core::packed::mask")]
         detected: Vec<u64>,
         /// Packed low basis bit (empty when not announced).
         #[serde(with = "qkd_core::packed::words")]
