@@ -36,15 +36,21 @@ impl<'de, T, const WIDTH: usize> Visitor<'de> for Records<T, WIDTH> {
         Ok(records.iter().map(self.parse).collect())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut bytes = Zeroizing::new(Vec::with_capacity(
-            seq.size_hint().unwrap_or(0).min(1 << 20),
-        ));
-        while let Some(b) = seq.next_element::<u8>()? {
-            bytes.push(b);
-        }
-        self.visit_bytes(&bytes)
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        self.visit_bytes(&seq_bytes(seq)?)
     }
+}
+
+/// The bytes of a sequence (how formats without a native byte string, such as JSON, present
+/// one), in a zeroized buffer: some adapters carry secret words.
+fn seq_bytes<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<Zeroizing<Vec<u8>>, A::Error> {
+    let mut bytes = Zeroizing::new(Vec::with_capacity(
+        seq.size_hint().unwrap_or(0).min(1 << 20),
+    ));
+    while let Some(b) = seq.next_element::<u8>()? {
+        bytes.push(b);
+    }
+    Ok(bytes)
 }
 
 /// `Vec<u64>` as 8-byte little-endian words: `#[serde(with = "qkd_core::packed::words")]`.
@@ -71,8 +77,8 @@ pub mod words {
 /// `Vec<u64>` of a public bit mask (a detection mask): like [`words`], except that a mask whose
 /// words are all ones but the last (every lane set, the last word partial) is sent as its word
 /// count and last word. A lossless simulated channel detects every qubit, and its detection
-/// masks were a quarter of a link block's sifting traffic. Not for secret words: the staging
-/// buffer is not zeroized.
+/// masks are one of the three bit planes sifting sends per qubit (detections, bases, kept
+/// positions). Not for secret words: the raw form's staging buffer is not zeroized.
 pub mod mask {
     use super::*;
     use crate::channel::DEFAULT_MAX_FRAME_LEN;
@@ -140,12 +146,8 @@ pub mod mask {
             }
         }
 
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
-            while let Some(b) = seq.next_element::<u8>()? {
-                bytes.push(b);
-            }
-            self.visit_bytes(&bytes)
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            self.visit_bytes(&seq_bytes(seq)?)
         }
     }
 }
@@ -224,12 +226,8 @@ pub(crate) mod ranges {
             decode(bytes).ok_or_else(|| E::invalid_value(de::Unexpected::Bytes(bytes), &self))
         }
 
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
-            while let Some(b) = seq.next_element::<u8>()? {
-                bytes.push(b);
-            }
-            self.visit_bytes(&bytes)
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            self.visit_bytes(&seq_bytes(seq)?)
         }
     }
 

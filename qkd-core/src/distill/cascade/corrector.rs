@@ -248,7 +248,7 @@ impl CascadeCorrector {
         self.views
             .block_parities(&self.plan, p, &self.key, &mut parities);
         for b in 0..blocks {
-            let local = (parities.words[b / 64] >> (b % 64)) & 1 == 1;
+            let local = parities.get(b);
             let i = offset + b;
             let odd = local ^ ((self.block_parities[i / 64] >> (i % 64)) & 1 == 1);
             let root = self.trees[p].root(b);

@@ -518,6 +518,12 @@ impl ParityWriter {
         }
     }
 
+    /// Parity bit `i` (`i < len`).
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> bool {
+        (self.words[i / 64] >> (i % 64)) & 1 == 1
+    }
+
     #[inline]
     pub(crate) fn push(&mut self, bit: bool) {
         if self.len.is_multiple_of(64) {

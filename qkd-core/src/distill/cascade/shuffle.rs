@@ -274,8 +274,8 @@ impl RowRotation {
     /// The shuffled key: bit `q` of `out` (`ceil(n / 64)` words, overwritten) is key bit
     /// [`original(q)`](Self::original). The row-permuted key is transposed tile by tile (64 by 64
     /// bits) so that each column becomes a bit string, every column is rotated with word shifts,
-    /// and the result is transposed back: about forty word operations per row, where rotating
-    /// each column in place of the matrix takes a masked pass over all rows per column.
+    /// and the result is transposed back, instead of a masked pass over all rows for each of
+    /// the 64 columns.
     pub(crate) fn shuffle_into(&self, key: &[u64], out: &mut [u64]) {
         let mut permuted = Zeroizing::new(Vec::with_capacity(self.rows + 1));
         self.permuted_words(key, &mut permuted);

@@ -561,7 +561,7 @@ fn block_masks_give_the_range_parities() {
             assert_eq!(parities.len, 2);
             for b in 0..2 {
                 assert_eq!(
-                    (parities.words[0] >> b) & 1 == 1,
+                    parities.get(b),
                     ranged.range_parity(&plan, p, &key, b * k, ((b + 1) * k).min(n)),
                     "n = {n}, pass {p}, block {b}"
                 );
