@@ -119,15 +119,43 @@ pub(crate) struct RowRotation {
     pub(crate) tail: usize,
     /// `rho[w][g]`: permuted index of full row `w` in group `g` (the eight groups side by side,
     /// so a flip's lookups and a row's gathers touch one cache line).
-    rho: Vec<[u32; ROW_GROUPS]>,
+    rho: RowTable,
     /// `rho_inv[r][g]`: the full row at permuted index `r` in group `g`.
-    rho_inv: Vec<[u32; ROW_GROUPS]>,
+    rho_inv: RowTable,
     /// Group of each column.
     group: [u8; 64],
     /// `masks[g]`: the columns of group `g`.
     pub(crate) masks: [u64; ROW_GROUPS],
     /// Rotation of each column, `rot[c] < len(c)`.
     pub(crate) rot: [u32; 64],
+}
+
+/// A table of `W` rows of [`ROW_GROUPS`] row indices. Stored in 16 bits when every index fits
+/// (keys of up to 2^22 bits): the tables of all passes are read at random on every flip, and
+/// half the bytes keep more of them in cache.
+#[derive(Debug, PartialEq, Eq)]
+enum RowTable {
+    Narrow(Vec<[u16; ROW_GROUPS]>),
+    Wide(Vec<[u32; ROW_GROUPS]>),
+}
+
+impl RowTable {
+    fn new(rows: Vec<[u32; ROW_GROUPS]>) -> Self {
+        if rows.len() <= 1 << 16 {
+            Self::Narrow(rows.iter().map(|r| r.map(|w| w as u16)).collect())
+        } else {
+            Self::Wide(rows)
+        }
+    }
+
+    /// Entry `g` of row `w`.
+    #[inline]
+    fn get(&self, w: usize, g: usize) -> usize {
+        match self {
+            Self::Narrow(t) => usize::from(t[w][g]),
+            Self::Wide(t) => t[w][g] as usize,
+        }
+    }
 }
 
 impl RowRotation {
@@ -175,8 +203,8 @@ impl RowRotation {
         Self {
             rows,
             tail,
-            rho,
-            rho_inv,
+            rho: RowTable::new(rho),
+            rho_inv: RowTable::new(rho_inv),
             group,
             masks,
             rot,
@@ -194,7 +222,7 @@ impl RowRotation {
     pub(crate) fn forward(&self, x: usize) -> usize {
         let (w, c) = (x >> 6, x & 63);
         let r = if w < self.rows {
-            self.rho[w][self.group[c] as usize] as usize
+            self.rho.get(w, self.group[c] as usize)
         } else {
             self.rows
         };
@@ -224,8 +252,8 @@ impl RowRotation {
                 let j = r + len - rot;
                 if j >= len { j - len } else { j }
             };
-            for (m, rows) in mask.iter_mut().zip(&self.rho) {
-                *m |= u64::from(shuffled_row(rows[g] as usize) < limit) << c;
+            for (w, m) in mask.iter_mut().take(self.rows).enumerate() {
+                *m |= u64::from(shuffled_row(self.rho.get(w, g)) < limit) << c;
             }
             if c < self.tail {
                 // The partial last row keeps its place before the rotation.
@@ -241,7 +269,7 @@ impl RowRotation {
         let (j, c) = (q >> 6, q & 63);
         let r = self.permuted_row(j, c);
         let w = if r < self.rows {
-            self.rho_inv[r][self.group[c] as usize] as usize
+            self.rho_inv.get(r, self.group[c] as usize)
         } else {
             self.rows
         };
@@ -261,11 +289,15 @@ impl RowRotation {
     /// (cleared first): eight gathers of one word per row.
     pub(crate) fn permuted_words(&self, key: &[u64], out: &mut Vec<u64>) {
         out.clear();
-        out.extend(self.rho_inv.iter().map(|rows| {
+        let gather = |rows: [usize; ROW_GROUPS]| {
             rows.iter()
                 .zip(&self.masks)
-                .fold(0u64, |acc, (&w, &m)| acc | (key[w as usize] & m))
-        }));
+                .fold(0u64, |acc, (&w, &m)| acc | (key[w] & m))
+        };
+        match &self.rho_inv {
+            RowTable::Narrow(t) => out.extend(t.iter().map(|r| gather(r.map(usize::from)))),
+            RowTable::Wide(t) => out.extend(t.iter().map(|r| gather(r.map(|w| w as usize)))),
+        }
         if self.tail > 0 {
             out.push(key[self.rows]);
         }
@@ -449,6 +481,22 @@ mod tests {
                     }
                 };
                 assert_eq!(fast.below_u32(bound), expected, "bound {bound}");
+            }
+        }
+    }
+
+    #[test]
+    fn row_tables_narrow_only_when_every_index_fits() {
+        for rows in [1usize, 1 << 16, (1 << 16) + 1] {
+            let table: Vec<[u32; ROW_GROUPS]> = (0..rows)
+                .map(|w| std::array::from_fn(|g| ((w * 7 + g * 911) % rows) as u32))
+                .collect();
+            let packed = RowTable::new(table.clone());
+            assert_eq!(matches!(packed, RowTable::Narrow(_)), rows <= 1 << 16);
+            for (w, row) in table.iter().enumerate() {
+                for (g, &v) in row.iter().enumerate() {
+                    assert_eq!(packed.get(w, g), v as usize);
+                }
             }
         }
     }
