@@ -44,11 +44,12 @@ use crate::bits::BitString;
 /// Minimum seed length for sampling, in bytes (256 bits).
 pub const SEED_BYTES: usize = 32;
 
-/// Positions of a key revealed for parameter estimation, sorted and distinct.
+/// Positions of a key revealed for parameter estimation, distinct (kept as a bitmap of the key's
+/// length: public, not key material).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sample {
-    key_len: usize,
-    positions: Vec<usize>,
+    chosen: BitString,
+    size: usize,
 }
 
 impl Sample {
@@ -79,57 +80,55 @@ impl Sample {
             Ok(bound) => rng.below_u32(bound) as usize,
             Err(_) => rng.below(bound as u64) as usize,
         };
+        let bitmap = chosen.words_mut();
         for j in (key_len - sample_size)..key_len {
             let t = draw(&mut rng, j + 1);
-            if chosen.get(t) {
-                chosen.set(j, true);
-            } else {
-                chosen.set(t, true);
-            }
+            let taken = (bitmap[t / 64] >> (t % 64)) & 1 == 1;
+            let pick = if taken { j } else { t };
+            bitmap[pick / 64] |= 1u64 << (pick % 64);
         }
-        let mut positions = Vec::with_capacity(sample_size);
-        for (w, &word) in chosen.words().iter().enumerate() {
+        Ok(Self {
+            chosen,
+            size: sample_size,
+        })
+    }
+
+    /// The chosen positions, ascending.
+    pub fn positions(&self) -> Vec<usize> {
+        let mut positions = Vec::with_capacity(self.size);
+        for (w, &word) in self.chosen.words().iter().enumerate() {
             let mut bits = word;
             while bits != 0 {
                 positions.push(w * 64 + bits.trailing_zeros() as usize);
                 bits &= bits - 1;
             }
         }
-        Ok(Self { key_len, positions })
-    }
-
-    /// The chosen positions, ascending.
-    pub fn positions(&self) -> &[usize] {
-        &self.positions
+        positions
     }
 
     /// Number of positions.
     pub fn len(&self) -> usize {
-        self.positions.len()
+        self.size
     }
 
     /// True when no position is chosen (never, for a sample built by [`choose`](Self::choose)).
     pub fn is_empty(&self) -> bool {
-        self.positions.is_empty()
+        self.size == 0
     }
 
     /// Length of the key the sample was drawn from.
     pub fn key_len(&self) -> usize {
-        self.key_len
+        self.chosen.len()
     }
 
-    /// The bits of `key` at the sample positions, to send to the peer.
+    /// The bits of `key` at the sample positions, in order, to send to the peer.
     /// Errors: [`DistillError::LengthMismatch`] if `key` is not [`key_len`](Self::key_len) long.
     pub fn reveal(&self, key: &BitString) -> Result<RevealedBits, DistillError> {
         self.check_len(key)?;
-        let src = key.words();
-        let mut words = vec![0u64; self.positions.len().div_ceil(64)];
-        for (i, &p) in self.positions.iter().enumerate() {
-            words[i / 64] |= ((src[p / 64] >> (p % 64)) & 1) << (i % 64);
-        }
+        let bits = key.selected(&self.chosen);
         Ok(RevealedBits {
-            len: self.positions.len() as u64,
-            words,
+            len: bits.len() as u64,
+            words: bits.words().to_vec(),
         })
     }
 
@@ -137,52 +136,13 @@ impl Sample {
     /// Errors: [`DistillError::LengthMismatch`] if `key` is not [`key_len`](Self::key_len) long.
     pub fn remove_from(&self, key: &BitString) -> Result<BitString, DistillError> {
         self.check_len(key)?;
-        let kept = self.key_len - self.positions.len();
-        // Word by word: drop the word's sample bits (highest first, shifting the bits above
-        // each one down), then append the remaining bits. The output never reallocates, so no
-        // stale copy of key bits is left behind.
-        let mut out: Vec<u64> = Vec::with_capacity(kept.div_ceil(64));
-        let (mut acc, mut fill) = (0u64, 0usize);
-        let mut next = 0;
-        for (w, &word) in key.words().iter().enumerate() {
-            let base = w * 64;
-            let mut count = (self.key_len - base).min(64);
-            let mut word = if count == 64 {
-                word
-            } else {
-                word & ((1u64 << count) - 1)
-            };
-            let mut mask = 0u64;
-            while next < self.positions.len() && self.positions[next] < base + 64 {
-                mask |= 1u64 << (self.positions[next] - base);
-                next += 1;
-            }
-            while mask != 0 {
-                let b = 63 - mask.leading_zeros();
-                let low = (1u64 << b) - 1;
-                word = (word & low) | ((word >> 1) & !low);
-                mask ^= 1u64 << b;
-                count -= 1;
-            }
-            acc |= word << fill;
-            if fill + count >= 64 {
-                out.push(acc);
-                acc = if fill == 0 { 0 } else { word >> (64 - fill) };
-                fill = fill + count - 64;
-            } else {
-                fill += count;
-            }
-        }
-        if fill > 0 {
-            out.push(acc);
-        }
-        Ok(BitString::from_words(out, kept))
+        Ok(key.unselected(&self.chosen))
     }
 
     fn check_len(&self, key: &BitString) -> Result<(), DistillError> {
-        if key.len() != self.key_len {
+        if key.len() != self.key_len() {
             return Err(DistillError::LengthMismatch {
-                expected: self.key_len,
+                expected: self.key_len(),
                 actual: key.len(),
             });
         }
@@ -408,7 +368,7 @@ mod tests {
             let key = BitString::random(len, &mut ChaCha8Rng::seed_from_u64(u64::from(seed)));
             let s = Sample::choose(len, k, &[seed; 32]).unwrap();
             let mut sampled = vec![false; len];
-            for &p in s.positions() {
+            for p in s.positions() {
                 sampled[p] = true;
             }
             let rest: Vec<bool> = (0..len)
@@ -437,8 +397,9 @@ mod tests {
             let key = BitString::random(len, &mut ChaCha8Rng::seed_from_u64(key_seed));
             let s = Sample::choose(len, k, &seed).unwrap();
             let rest = s.remove_from(&key).unwrap();
+            let positions = s.positions();
             let expect: Vec<bool> = (0..len)
-                .filter(|i| s.positions().binary_search(i).is_err())
+                .filter(|i| positions.binary_search(i).is_err())
                 .map(|i| key.get(i))
                 .collect();
             proptest::prop_assert_eq!(rest, BitString::from_bools(&expect));
@@ -450,7 +411,7 @@ mod tests {
         // Floyd's algorithm over the seeded stream: pinned so both ends (and releases of one
         // wire version, `pipeline::WIRE_VERSION`) agree. Version 2 draws 32-bit values.
         let s = Sample::choose(100, 5, &[1u8; 32]).unwrap();
-        assert_eq!(s.positions(), &[13, 18, 63, 79, 92]);
+        assert_eq!(s.positions(), [13, 18, 63, 79, 92]);
     }
 
     #[test]
@@ -463,9 +424,10 @@ mod tests {
         assert_eq!(revealed.len(), 137);
         assert_eq!(rest.len(), 863);
         // Interleave them back and compare with the key.
+        let positions = s.positions();
         let (mut r, mut k) = (0, 0);
         for i in 0..1000 {
-            let bit = if s.positions().binary_search(&i).is_ok() {
+            let bit = if positions.binary_search(&i).is_ok() {
                 r += 1;
                 revealed.get(r - 1)
             } else {

@@ -5,9 +5,9 @@ use std::collections::VecDeque;
 use qkd_core::BitString;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, RngExt, SeedableRng};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
-use super::fastpath::{self, BasisWord, BitSink, ClassTable};
+use super::fastpath::{self, BasisWord, ClassTable};
 use super::frame::{FramePayload, ProductFrame, QuantumFrame, Register};
 use super::svpath::{BobFrames, RegisterStates};
 use super::{
@@ -120,25 +120,20 @@ fn protocol_error(msg: impl Into<String>) -> SimError {
     SimError::Protocol(msg.into())
 }
 
-/// A sink of secret bits that is zeroized on drop.
-struct KeySink(BitSink);
-
-impl Drop for KeySink {
-    fn drop(&mut self) {
-        self.0.words.zeroize();
-    }
-}
+/// The sifted key so far (a [`BitString`]: zeroized on drop and when it grows).
+#[derive(Default)]
+struct KeySink(BitString);
 
 impl KeySink {
     fn new() -> Self {
-        Self(BitSink::new())
+        Self::default()
     }
 
-    /// The first `len` bits as a [`BitString`] (the sink is emptied).
+    /// The first `len` bits (the sink is emptied).
     fn take(&mut self, len: usize) -> BitString {
-        let words = std::mem::take(&mut self.0.words);
-        self.0.len = 0;
-        BitString::from_words(words, len)
+        let mut key = std::mem::take(&mut self.0);
+        key.truncate(len);
+        key
     }
 }
 
@@ -202,7 +197,7 @@ impl<R: Rng> PmAlice<R> {
         if self.finished || self.in_flight.is_some() {
             return;
         }
-        let have = self.key.0.len;
+        let have = self.key.0.len();
         if have >= self.config.target_sifted_bits || self.stats.qubits >= self.config.max_qubits {
             let len = have.min(self.config.target_sifted_bits);
             self.stats.sifted_untruncated = have as u64;
@@ -224,9 +219,9 @@ impl<R: Rng> PmAlice<R> {
         let missing = self
             .config
             .target_sifted_bits
-            .saturating_sub(self.key.0.len) as f64;
+            .saturating_sub(self.key.0.len()) as f64;
         let observed = if self.stats.qubits > 0 {
-            self.key.0.len as f64 / self.stats.qubits as f64
+            self.key.0.len() as f64 / self.stats.qubits as f64
         } else {
             self.config.protocol.ideal_yield()
         };
@@ -380,9 +375,9 @@ impl<R: Rng> Engine for PmAlice<R> {
                 Protocol::SixState => d & !(fr.lo[w] ^ bases_lo[w]) & !(fr.hi[w] ^ bases_hi[w]),
                 Protocol::B92 => d,
             };
-            self.key.0.push_masked(fr.bits[w], k);
             keep.push(k);
         }
+        self.key.0.extend_selected(&fr.bits, &keep);
         self.stats.detected += ndet;
         self.in_flight = None;
         self.out.push_back(ClassicalMessage::Sift { seq, keep });
@@ -677,16 +672,14 @@ impl<R: Rng> Engine for PmBob<R> {
                     self.pending = Some(p);
                     return Err(protocol_error("Sift keeps positions Bob did not detect"));
                 }
-                for (k, b) in keep.iter().zip(p.bits.iter()) {
-                    self.key.0.push_masked(*b, *k);
-                }
+                self.key.0.extend_selected(&p.bits, &keep);
                 Ok(())
             }
             ClassicalMessage::Done { sifted_bits } => {
                 if self.pending.is_some() {
                     return Err(protocol_error("Done before the last sift"));
                 }
-                let have = self.key.0.len as u64;
+                let have = self.key.0.len() as u64;
                 if sifted_bits > have {
                     return Err(protocol_error(format!(
                         "Done announces {sifted_bits} bits, Bob holds {have}"

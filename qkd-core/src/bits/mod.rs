@@ -11,6 +11,8 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::key::SecretKey;
 
+mod compress;
+
 /// A packed, zeroizing string of bits.
 #[derive(Clone, Default, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct BitString {
@@ -207,6 +209,65 @@ impl BitString {
         }
     }
 
+    /// Appends, word by word, the bits of `values[i]` at the set positions of `masks[i]`, lowest
+    /// first: a parallel bit extract over whole arrays, as sifting keeps the bits whose bases
+    /// matched. Words past the shorter slice are ignored. Uses one `PEXT` a word on x86-64 CPUs
+    /// where it is fast, a byte table elsewhere. When the storage must grow, the old storage is
+    /// zeroized before it is freed.
+    ///
+    /// ```
+    /// use qkd_core::BitString;
+    ///
+    /// let mut kept = BitString::zeros(0);
+    /// kept.extend_selected(&[0b1011, 0b01], &[0b1110, 0b11]);
+    /// assert_eq!(kept, BitString::from_bools(&[true, false, true, true, false]));
+    /// ```
+    pub fn extend_selected(&mut self, values: &[u64], masks: &[u64]) {
+        self.extend(compress::Selection {
+            values,
+            masks,
+            invert: false,
+            last_keep: u64::MAX,
+        });
+    }
+
+    /// The bits of `self` at the positions set in `select`, in order. Panics if the lengths
+    /// differ.
+    pub fn selected(&self, select: &BitString) -> BitString {
+        self.select_with(select, false)
+    }
+
+    /// The bits of `self` at the positions clear in `select`, in order (what is left after the
+    /// [`selected`](Self::selected) bits are taken out). Panics if the lengths differ.
+    pub fn unselected(&self, select: &BitString) -> BitString {
+        self.select_with(select, true)
+    }
+
+    fn select_with(&self, select: &BitString, invert: bool) -> BitString {
+        assert_eq!(
+            self.len, select.len,
+            "selection of {} bits for a string of {}",
+            select.len, self.len
+        );
+        let mut out = BitString::zeros(0);
+        out.extend(compress::Selection {
+            values: &self.words,
+            masks: &select.words,
+            invert,
+            last_keep: match self.len % 64 {
+                0 => u64::MAX,
+                tail => (1u64 << tail) - 1,
+            },
+        });
+        out
+    }
+
+    fn extend(&mut self, sel: compress::Selection<'_>) {
+        let added = compress::selected_count(sel);
+        self.reserve_words((self.len + added).div_ceil(64));
+        compress::compress_into(sel, &mut self.words, &mut self.len);
+    }
+
     /// Makes room for `needed` words without letting `Vec` reallocate: a grown copy is made
     /// (at least doubling) and the old storage zeroized before it is freed.
     fn reserve_words(&mut self, needed: usize) {
@@ -268,6 +329,18 @@ impl BitString {
         }
         out.clear_tail();
         out
+    }
+
+    /// Shortens the string to its first `len` bits (no effect if it is not longer); the dropped
+    /// bits are zeroized.
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        self.words[len.div_ceil(64)..].zeroize();
+        self.words.truncate(len.div_ceil(64));
+        self.len = len;
+        self.clear_tail();
     }
 
     /// Zeroes the unused bits of the last word.
@@ -354,6 +427,30 @@ mod tests {
             c.push(i % 3 == 0);
         }
         assert_eq!(c.count_ones(), 67);
+    }
+
+    #[test]
+    fn selected_and_unselected_split_the_string() {
+        use rand_chacha::ChaCha8Rng;
+        use rand_core::SeedableRng;
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for len in [1, 63, 64, 65, 200, 1000] {
+            let key = BitString::random(len, &mut rng);
+            let select = BitString::random(len, &mut rng);
+            let (taken, left) = (key.selected(&select), key.unselected(&select));
+            assert_eq!(taken.len(), select.count_ones());
+            assert_eq!(taken.len() + left.len(), len);
+            let (mut t, mut l) = (taken.iter(), left.iter());
+            for i in 0..len {
+                let bit = if select.get(i) { t.next() } else { l.next() };
+                assert_eq!(bit, Some(key.get(i)), "len {len}, bit {i}");
+            }
+            let mut cut = key.clone();
+            cut.truncate(len / 2);
+            assert_eq!(cut, key.slice(0, len / 2));
+            cut.truncate(len);
+            assert_eq!(cut.len(), len / 2, "truncate never lengthens");
+        }
     }
 
     proptest::proptest! {
