@@ -323,12 +323,35 @@ fn planning_qber(q: f64) -> f64 {
 
 struct Io<'a, C: ClassicalChannel + ?Sized> {
     channel: &'a mut C,
+    /// Size of the last message sent: the next one starts with that capacity (Cascade's
+    /// requests shrink slowly from round to round), instead of growing by doubling.
+    last_len: usize,
+}
+
+/// A postcard output that starts with a given capacity.
+struct Presized(Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for Presized {
+    type Output = Vec<u8>;
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.0.push(data);
+        Ok(())
+    }
+    fn finalize(self) -> postcard::Result<Vec<u8>> {
+        Ok(self.0)
+    }
 }
 
 impl<C: ClassicalChannel + ?Sized> Io<'_, C> {
     async fn send(&mut self, msg: &Message) -> Result<(), PipelineError> {
-        let bytes = postcard::to_allocvec(msg)
+        let buffer = Presized(Vec::with_capacity(self.last_len.max(64)));
+        let bytes = postcard::serialize_with_flavor(msg, buffer)
             .map_err(|e| PipelineError::Protocol(format!("encode: {e}")))?;
+        self.last_len = bytes.len();
         Ok(self.channel.send(bytes).await?)
     }
 
@@ -416,7 +439,10 @@ impl Pipeline {
         if n_sifted < 2 || sample_size == 0 || sample_size >= n_sifted {
             return Err(PipelineError::KeyTooShort(n_sifted));
         }
-        let mut io = Io { channel };
+        let mut io = Io {
+            channel,
+            last_len: 0,
+        };
         let initiator = self.role == PipelineRole::Initiator;
 
         // 1. Hello.
