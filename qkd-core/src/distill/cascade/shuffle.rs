@@ -252,8 +252,19 @@ impl RowRotation {
                 let j = r + len - rot;
                 if j >= len { j - len } else { j }
             };
-            for (w, m) in mask.iter_mut().take(self.rows).enumerate() {
-                *m |= u64::from(shuffled_row(self.rho.get(w, g)) < limit) << c;
+            let mark = |m: &mut u64, r: usize| *m |= u64::from(shuffled_row(r) < limit) << c;
+            // One loop per storage width, so that each stays a plain, vectorisable loop.
+            match &self.rho {
+                RowTable::Narrow(t) => {
+                    for (m, rows) in mask.iter_mut().zip(t) {
+                        mark(m, usize::from(rows[g]));
+                    }
+                }
+                RowTable::Wide(t) => {
+                    for (m, rows) in mask.iter_mut().zip(t) {
+                        mark(m, rows[g] as usize);
+                    }
+                }
             }
             if c < self.tail {
                 // The partial last row keeps its place before the rotation.
@@ -289,17 +300,35 @@ impl RowRotation {
     /// (cleared first): eight gathers of one word per row.
     pub(crate) fn permuted_words(&self, key: &[u64], out: &mut Vec<u64>) {
         out.clear();
+        out.resize(self.rows + usize::from(self.tail > 0), 0);
+        self.permuted_rows(key, 0, out);
+    }
+
+    /// Words `first..first + out.len()` of the [row-permuted key](Self::permuted_words) into
+    /// `out` (eight gathers of one word per full row).
+    fn permuted_rows(&self, key: &[u64], first: usize, out: &mut [u64]) {
         let gather = |rows: [usize; ROW_GROUPS]| {
             rows.iter()
                 .zip(&self.masks)
                 .fold(0u64, |acc, (&w, &m)| acc | (key[w] & m))
         };
+        let full = out.len().min(self.rows.saturating_sub(first));
+        let (body, partial) = out.split_at_mut(full);
         match &self.rho_inv {
-            RowTable::Narrow(t) => out.extend(t.iter().map(|r| gather(r.map(usize::from)))),
-            RowTable::Wide(t) => out.extend(t.iter().map(|r| gather(r.map(|w| w as usize)))),
+            RowTable::Narrow(t) => {
+                for (o, r) in body.iter_mut().zip(&t[first..first + full]) {
+                    *o = gather(r.map(usize::from));
+                }
+            }
+            RowTable::Wide(t) => {
+                for (o, r) in body.iter_mut().zip(&t[first..first + full]) {
+                    *o = gather(r.map(|w| w as usize));
+                }
+            }
         }
-        if self.tail > 0 {
-            out.push(key[self.rows]);
+        if let Some(o) = partial.first_mut() {
+            // The partial last row keeps its place.
+            *o = key[self.rows];
         }
     }
 
@@ -309,9 +338,7 @@ impl RowRotation {
     /// and the result is transposed back, instead of a masked pass over all rows for each of
     /// the 64 columns.
     pub(crate) fn shuffle_into(&self, key: &[u64], out: &mut [u64]) {
-        let mut permuted = Zeroizing::new(Vec::with_capacity(self.rows + 1));
-        self.permuted_words(key, &mut permuted);
-        let rows = permuted.len();
+        let rows = self.rows + usize::from(self.tail > 0);
         let tiles = rows.div_ceil(64);
         // Column c as a bit string of len(c) bits (zero beyond), plus a zero word so that any
         // 64-bit window starting inside it can be read.
@@ -319,9 +346,10 @@ impl RowRotation {
         let mut columns = Zeroizing::new(vec![0u64; 64 * stride]);
         let mut tile = Zeroizing::new([0u64; 64]);
         for t in 0..tiles {
-            let chunk = &permuted[64 * t..rows.min(64 * t + 64)];
-            tile[..chunk.len()].copy_from_slice(chunk);
-            tile[chunk.len()..].fill(0);
+            // The row-permuted words 64 t.., gathered straight into the tile.
+            let count = (rows - 64 * t).min(64);
+            self.permuted_rows(key, 64 * t, &mut tile[..count]);
+            tile[count..].fill(0);
             transpose64(&mut tile);
             for (c, &w) in tile.iter().enumerate() {
                 columns[c * stride + t] = w;
@@ -382,19 +410,27 @@ fn window(words: &[u64], start: usize) -> u64 {
 /// Transposes a 64 by 64 bit matrix in place: afterwards bit `c` of `a[r]` is what bit `r` of
 /// `a[c]` was. Six rounds of masked swaps between rows `j` apart (`j` = 32, 16, ..., 1).
 pub(crate) fn transpose64(a: &mut [u64; 64]) {
-    let (mut j, mut m) = (32usize, 0x0000_0000_ffff_ffffu64);
-    while j != 0 {
-        for pair in a.chunks_exact_mut(2 * j) {
-            // Disjoint halves, so the swaps vectorise.
-            let (top, bottom) = pair.split_at_mut(j);
-            for (x, y) in top.iter_mut().zip(bottom) {
-                let t = ((*x >> j) ^ *y) & m;
-                *y ^= t;
-                *x ^= t << j;
-            }
+    transpose_stage::<32>(a, 0x0000_0000_ffff_ffff);
+    transpose_stage::<16>(a, 0x0000_ffff_0000_ffff);
+    transpose_stage::<8>(a, 0x00ff_00ff_00ff_00ff);
+    transpose_stage::<4>(a, 0x0f0f_0f0f_0f0f_0f0f);
+    transpose_stage::<2>(a, 0x3333_3333_3333_3333);
+    transpose_stage::<1>(a, 0x5555_5555_5555_5555);
+}
+
+/// One round of [`transpose64`]: swaps the `m`-masked bits of each row `r` with bit `J` in its
+/// block of `2 J` rows (and its partner `r + J`). A constant `J` gives constant loop bounds and
+/// shifts, so the rounds vectorise.
+#[inline(always)]
+fn transpose_stage<const J: usize>(a: &mut [u64; 64], m: u64) {
+    for pair in a.chunks_exact_mut(2 * J) {
+        // Disjoint halves.
+        let (top, bottom) = pair.split_at_mut(J);
+        for (x, y) in top.iter_mut().zip(bottom) {
+            let t = ((*x >> J) ^ *y) & m;
+            *y ^= t;
+            *x ^= t << J;
         }
-        j >>= 1;
-        m ^= m << j;
     }
 }
 
