@@ -195,6 +195,12 @@ impl PassTree {
         };
         let (mut lo, mut hi) = (b * self.k, ((b + 1) * self.k).min(self.n));
         let (mut heap, base) = (1usize, b << self.shift);
+        if let Some(depth) = self.k_shift
+            && hi - lo == self.k
+            && self.shift <= PAGE_SHIFT
+        {
+            return (b, self.flip_aligned(b, q - lo, depth));
+        }
         // Net change of the block's count of odd known nodes.
         let mut delta = 0i64;
         let mut any_odd = false;
@@ -226,6 +232,31 @@ impl PassTree {
         // The count covers every node turned even here, so it stays non-negative.
         self.odd[b] = (i64::from(self.odd[b]) + delta) as u32;
         (b, any_odd)
+    }
+
+    /// [`flip`](Self::flip) in a whole block of `2^depth` bits whose slots lie in one page: the
+    /// node at depth `d` on the path of offset `off` is heap index `2^d + (off >> (depth - d))`,
+    /// so the walk needs no range arithmetic and reads one page.
+    fn flip_aligned(&mut self, b: usize, off: usize, depth: u32) -> bool {
+        let base = b << self.shift;
+        let Some(page) = self.pages[base >> PAGE_SHIFT].as_deref_mut() else {
+            return false; // nothing known in this block
+        };
+        let mut delta = 0i64;
+        let mut any_odd = false;
+        for d in 0..=depth {
+            let i = base | (1usize << d) | (off >> (depth - d));
+            let (o, m) = (((i / 64) % (PAGE_SLOTS / 64)) * 2, 1u64 << (i % 64));
+            if page[o] & m == 0 {
+                break;
+            }
+            page[o + 1] ^= m;
+            let odd = page[o + 1] & m != 0;
+            delta += if odd { 1 } else { -1 };
+            any_odd |= odd;
+        }
+        self.odd[b] = (i64::from(self.odd[b]) + delta) as u32;
+        any_odd
     }
 
     /// A known odd node of block `b`, searching the known sub-tree depth-first (the root first).
@@ -286,6 +317,76 @@ mod tests {
                 }
             }
             assert_eq!(seen.len(), 2 * n - blocks);
+        }
+    }
+
+    /// Flips toggle exactly the known nodes on the flipped position's path, in whole
+    /// power-of-two blocks (the aligned walk), in a partial last block and in blocks of other
+    /// sizes (the general walk), and keep the odd counts.
+    #[test]
+    fn flips_match_the_path_definition() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for (n, k) in [
+            (64 * 5, 64),
+            (64 * 5 - 9, 64),
+            (1000, 37),
+            (4096 * 2, 4096),
+            (700, 512),
+        ] {
+            let blocks = usize::div_ceil(n, k);
+            let mut tree = PassTree::new(n, k, blocks);
+            // Learn a random known sub-tree in each block (children two at a time).
+            for b in 0..blocks {
+                let mut stack = vec![tree.root(b)];
+                tree.learn(&stack[0], next() % 2 == 0);
+                while let Some(node) = stack.pop() {
+                    if !node.is_leaf() && next() % 4 != 0 {
+                        tree.learn_children(&node, next() % 2 == 0, next() % 2 == 0);
+                        stack.push(node.left());
+                        stack.push(node.right());
+                    }
+                }
+            }
+            for _ in 0..200 {
+                let q = (next() % n as u64) as usize;
+                let b = q / k;
+                // The known nodes on q's path, and their parity before the flip.
+                let mut path = vec![];
+                let mut node = tree.root(b);
+                while tree.is_known(&node) {
+                    path.push((node, tree.is_odd(&node)));
+                    if node.is_leaf() {
+                        break;
+                    }
+                    node = if q < node.mid() {
+                        node.left()
+                    } else {
+                        node.right()
+                    };
+                }
+                let odd_before = tree.odd[b];
+                let (block, any_odd) = tree.flip(q);
+                assert_eq!(block, b);
+                assert_eq!(
+                    any_odd,
+                    path.iter().any(|&(_, odd)| !odd),
+                    "n {n} k {k} q {q}"
+                );
+                for &(node, odd) in &path {
+                    assert_eq!(tree.is_odd(&node), !odd, "n {n} k {k} q {q}");
+                }
+                let turned_odd = path.iter().filter(|&&(_, odd)| !odd).count() as u32;
+                assert_eq!(
+                    tree.odd[b] + path.len() as u32 - turned_odd,
+                    odd_before + turned_odd
+                );
+            }
         }
     }
 
