@@ -525,12 +525,15 @@ impl ParityWriter {
     }
 
     #[inline]
+    /// Appends one parity. Branch-free in the bit: parities are as unpredictable as coin
+    /// flips, and a branch on them is mispredicted half the time.
+    #[inline]
     pub(crate) fn push(&mut self, bit: bool) {
-        if self.len.is_multiple_of(64) {
-            self.words.push(0);
-        }
-        if bit {
-            self.words[self.len / 64] |= 1 << (self.len % 64);
+        let (w, b) = (self.len / 64, self.len % 64);
+        if b == 0 {
+            self.words.push(u64::from(bit));
+        } else {
+            self.words[w] |= u64::from(bit) << b;
         }
         self.len += 1;
     }

@@ -67,6 +67,18 @@ impl Node {
             hi: self.mid(),
         }
     }
+    /// The right child if `right`, else the left one, chosen without a branch: which child is
+    /// odd is as unpredictable as a coin flip.
+    #[inline]
+    pub(crate) fn child(&self, right: bool) -> Node {
+        let mid = self.mid();
+        Node {
+            block: self.block,
+            heap: 2 * self.heap + usize::from(right),
+            lo: if right { mid } else { self.lo },
+            hi: if right { self.hi } else { mid },
+        }
+    }
     #[inline]
     pub(crate) fn right(&self) -> Node {
         Node {
@@ -154,11 +166,8 @@ impl PassTree {
         let (known, diff) = self.words_mut(i);
         let was_odd = *known & *diff & m != 0;
         *known |= m;
-        if odd {
-            *diff |= m;
-        } else {
-            *diff &= !m;
-        }
+        // Branch-free: `odd` is a random parity.
+        *diff = (*diff & !m) | (u64::from(odd) << (i % 64));
         let count = &mut self.odd[node.block];
         *count = *count + u32::from(odd) - u32::from(was_odd);
     }
