@@ -244,7 +244,7 @@ impl CascadeCorrector {
         self.reached += 1;
         let blocks = self.plan.pass(p).blocks;
         let offset = self.block_offsets[p];
-        let mut parities = ParityWriter::with_capacity(blocks);
+        let mut parities = ParityWriter::sized(blocks);
         self.views
             .block_parities(&self.plan, p, &self.key, &mut parities);
         // Odd flags gathered in words, then the odd blocks queued in order: which blocks are

@@ -510,10 +510,11 @@ pub(crate) struct ParityWriter {
 }
 
 impl ParityWriter {
-    /// A writer with room for `bits` parities.
-    pub(crate) fn with_capacity(bits: usize) -> Self {
+    /// A writer for up to `bits` parities, its words allocated and zeroed up front (the
+    /// callers know the count; pushing more panics).
+    pub(crate) fn sized(bits: usize) -> Self {
         Self {
-            words: Vec::with_capacity(bits.div_ceil(64)),
+            words: vec![0; bits.div_ceil(64)],
             len: 0,
         }
     }
@@ -524,17 +525,11 @@ impl ParityWriter {
         (self.words[i / 64] >> (i % 64)) & 1 == 1
     }
 
-    #[inline]
-    /// Appends one parity. Branch-free in the bit: parities are as unpredictable as coin
-    /// flips, and a branch on them is mispredicted half the time.
+    /// Appends one parity, without a branch: parities are as unpredictable as coin flips, and
+    /// a branch on them (or on starting a new word) was mispredicted often.
     #[inline]
     pub(crate) fn push(&mut self, bit: bool) {
-        let (w, b) = (self.len / 64, self.len % 64);
-        if b == 0 {
-            self.words.push(u64::from(bit));
-        } else {
-            self.words[w] |= u64::from(bit) << b;
-        }
+        self.words[self.len / 64] |= u64::from(bit) << (self.len % 64);
         self.len += 1;
     }
 }

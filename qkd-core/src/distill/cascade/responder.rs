@@ -116,7 +116,7 @@ impl CascadeResponder {
                     .map(|&p| self.plan.pass(p as usize).blocks)
                     .sum::<usize>()
                     + req.ranges.len();
-                let mut out = ParityWriter::with_capacity(count);
+                let mut out = ParityWriter::sized(count);
                 for &p in &req.block_passes {
                     self.views
                         .block_parities(&self.plan, p as usize, &self.key, &mut out);

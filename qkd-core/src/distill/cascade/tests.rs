@@ -556,7 +556,7 @@ fn block_masks_give_the_range_parities() {
                 continue;
             }
             checked += 1;
-            let mut parities = plan::ParityWriter::with_capacity(2);
+            let mut parities = plan::ParityWriter::sized(2);
             masked.block_parities(&plan, p, &key, &mut parities);
             assert_eq!(parities.len, 2);
             for b in 0..2 {
