@@ -42,15 +42,21 @@ impl Selection<'_> {
     }
 }
 
-/// Appends the selected bits to the packed string `(words, len)` (bits past `len` zero, and
-/// capacity for the result already reserved by the caller, so `words` never reallocates).
-pub(crate) fn compress_into(sel: Selection<'_>, words: &mut Vec<u64>, len: &mut usize) {
+/// Appends the selected bits, `added` of them ([`selected_count`]), to the packed string
+/// `(words, len)` (bits past `len` zero). The caller reserves room for `(len + added) / 64 + 2`
+/// words (the writer's slack), so that `words` never reallocates.
+pub(crate) fn compress_into(
+    sel: Selection<'_>,
+    added: usize,
+    words: &mut Vec<u64>,
+    len: &mut usize,
+) {
     #[cfg(target_arch = "x86_64")]
     if let Some(token) = compress_x86::FastPext::detect() {
-        compress_x86::compress(token, sel, words, len);
+        compress_x86::compress(token, sel, added, words, len);
         return;
     }
-    compress_portable(sel, words, len);
+    compress_portable(sel, added, words, len);
 }
 
 /// Number of selected bits.
@@ -61,9 +67,14 @@ pub(crate) fn selected_count(sel: Selection<'_>) -> usize {
 }
 
 /// The portable kernel.
-pub(crate) fn compress_portable(sel: Selection<'_>, words: &mut Vec<u64>, len: &mut usize) {
+pub(crate) fn compress_portable(
+    sel: Selection<'_>,
+    added: usize,
+    words: &mut Vec<u64>,
+    len: &mut usize,
+) {
     let table = pext_table();
-    let mut out = Appender::new(words, *len);
+    let mut out = Appender::new(words, *len, added);
     for i in 0..sel.words() {
         let (value, mask) = (sel.values[i], sel.mask(i));
         let (mut packed, mut shift) = (0u64, 0u32);
@@ -80,58 +91,39 @@ pub(crate) fn compress_portable(sel: Selection<'_>, words: &mut Vec<u64>, len: &
     *len = out.finish();
 }
 
-/// Appends runs of up to 64 bits to a packed string.
+/// Appends runs of up to 64 bits to a packed string, without a branch on where a word fills
+/// up (that depends on the masks, and was mispredicted about once a word): every run is
+/// written to its word and, shifted, to the next, into storage sized up front with slack
+/// (two words past the last full one: a run at the very end still writes two words).
 pub(crate) struct Appender<'a> {
     words: &'a mut Vec<u64>,
-    /// Bits of the partial last word, not yet pushed.
-    acc: u64,
-    fill: usize,
-    len: usize,
+    /// Bit position of the next run.
+    pos: usize,
 }
 
 impl<'a> Appender<'a> {
-    /// Continues the string `(words, len)`.
+    /// Continues the string `(words, len)`, which will grow by `added` bits.
     #[inline(always)]
-    pub(crate) fn new(words: &'a mut Vec<u64>, len: usize) -> Self {
-        let fill = len % 64;
-        let acc = if fill == 0 {
-            0
-        } else {
-            words.pop().unwrap_or(0)
-        };
-        Self {
-            words,
-            acc,
-            fill,
-            len,
-        }
+    pub(crate) fn new(words: &'a mut Vec<u64>, len: usize, added: usize) -> Self {
+        words.resize((len + added) / 64 + 2, 0);
+        Self { words, pos: len }
     }
 
     /// Appends the low `n` bits of `bits` (`n <= 64`, bits above `n` zero).
     #[inline(always)]
     pub(crate) fn push(&mut self, bits: u64, n: usize) {
-        self.acc |= bits << self.fill;
-        if self.fill + n >= 64 {
-            self.words.push(self.acc);
-            self.acc = if self.fill == 0 {
-                0
-            } else {
-                bits >> (64 - self.fill)
-            };
-            self.fill = self.fill + n - 64;
-        } else {
-            self.fill += n;
-        }
-        self.len += n;
+        let (w, s) = (self.pos / 64, self.pos % 64);
+        self.words[w] |= bits << s;
+        // The bits that did not fit (none when `s` is 0: the shift is then by 64 in all).
+        self.words[w + 1] |= (bits >> 1) >> (63 - s);
+        self.pos += n;
     }
 
-    /// Pushes the partial last word; the new length.
+    /// Drops the slack (zero) words; the new length.
     #[inline(always)]
     pub(crate) fn finish(self) -> usize {
-        if self.fill > 0 {
-            self.words.push(self.acc);
-        }
-        self.len
+        self.words.truncate(self.pos.div_ceil(64));
+        self.pos
     }
 }
 
@@ -174,7 +166,7 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
     use rand_core::{Rng, SeedableRng};
 
-    type Kernel = fn(Selection<'_>, &mut Vec<u64>, &mut usize);
+    type Kernel = fn(Selection<'_>, usize, &mut Vec<u64>, &mut usize);
 
     /// Bit by bit, the definition.
     fn naive(sel: Selection<'_>, mut bits: Vec<bool>) -> Vec<bool> {
@@ -237,14 +229,14 @@ mod tests {
             ];
             #[cfg(target_arch = "x86_64")]
             if compress_x86::FastPext::detect().is_some() {
-                kernels.push(("pext", |sel, words, len| {
+                kernels.push(("pext", |sel, added, words, len| {
                     let token = compress_x86::FastPext::detect().expect("detected");
-                    compress_x86::compress(token, sel, words, len)
+                    compress_x86::compress(token, sel, added, words, len)
                 }));
             }
             for (name, kernel) in kernels {
                 let (mut words, mut len) = (prefix.clone(), prefix_len);
-                kernel(sel, &mut words, &mut len);
+                kernel(sel, selected_count(sel), &mut words, &mut len);
                 assert_eq!(len, expect.len(), "{name}, case {case}");
                 assert_eq!(words.len(), len.div_ceil(64), "{name}, case {case}");
                 assert_eq!(unpack(&words, len), expect, "{name}, case {case}");

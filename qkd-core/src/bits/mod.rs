@@ -264,8 +264,9 @@ impl BitString {
 
     fn extend(&mut self, sel: compress::Selection<'_>) {
         let added = compress::selected_count(sel);
-        self.reserve_words((self.len + added).div_ceil(64));
-        compress::compress_into(sel, &mut self.words, &mut self.len);
+        // With the writer's slack (see `compress::Appender`).
+        self.reserve_words((self.len + added) / 64 + 2);
+        compress::compress_into(sel, added, &mut self.words, &mut self.len);
     }
 
     /// Makes room for `needed` words without letting `Vec` reallocate: a grown copy is made

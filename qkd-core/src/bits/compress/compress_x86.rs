@@ -29,15 +29,21 @@ impl FastPext {
 }
 
 /// [`compress_into`](super::compress_into) with one `PEXT` a word.
-pub(crate) fn compress(_: FastPext, sel: Selection<'_>, words: &mut Vec<u64>, len: &mut usize) {
+pub(crate) fn compress(
+    _: FastPext,
+    sel: Selection<'_>,
+    added: usize,
+    words: &mut Vec<u64>,
+    len: &mut usize,
+) {
     // SAFETY: the token exists only if BMI2 and POPCNT were detected at run time; the kernel
     // has no other precondition (it indexes slices with bounds checks).
-    unsafe { compress_bmi2(sel, words, len) }
+    unsafe { compress_bmi2(sel, added, words, len) }
 }
 
 #[target_feature(enable = "bmi2,popcnt")]
-fn compress_bmi2(sel: Selection<'_>, words: &mut Vec<u64>, len: &mut usize) {
-    let mut out = Appender::new(words, *len);
+fn compress_bmi2(sel: Selection<'_>, added: usize, words: &mut Vec<u64>, len: &mut usize) {
+    let mut out = Appender::new(words, *len, added);
     for i in 0..sel.words() {
         let mask = sel.mask(i);
         out.push(_pext_u64(sel.values[i], mask), mask.count_ones() as usize);
