@@ -229,14 +229,12 @@ impl PassTree {
             if hi - lo == 1 {
                 break;
             }
+            // The half holding `q`, chosen without a branch (it is random).
             let mid = lo + (hi - lo).div_ceil(2);
-            if q < mid {
-                hi = mid;
-                heap *= 2;
-            } else {
-                lo = mid;
-                heap = 2 * heap + 1;
-            }
+            let right = q >= mid;
+            heap = 2 * heap + usize::from(right);
+            lo = if right { mid } else { lo };
+            hi = if right { hi } else { mid };
         }
         // The count covers every node turned even here, so it stays non-negative.
         self.odd[b] = (i64::from(self.odd[b]) + delta) as u32;
