@@ -305,7 +305,10 @@ impl CascadeCorrector {
     }
 
     /// From a known odd node, descends through known children; flips the bit if it reaches a
-    /// leaf, or makes the node with unknown children an active search.
+    /// leaf, or makes the node with unknown children an active search. Inlined: called out of
+    /// line, the node it is given went through the stack, and queueing it right after stalled
+    /// on the store.
+    #[inline(always)]
     fn descend(&mut self, p: usize, mut node: Node) -> Result<(), DistillError> {
         loop {
             if node.is_leaf() {
