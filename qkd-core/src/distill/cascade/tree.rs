@@ -249,21 +249,34 @@ impl PassTree {
         let Some(page) = self.pages[base >> PAGE_SHIFT].as_deref_mut() else {
             return false; // nothing known in this block
         };
-        let mut delta = 0i64;
-        let mut any_odd = false;
-        for d in 0..=depth {
+        // The known nodes of a block form a rooted sub-tree, so the known nodes on the path are
+        // exactly its known prefix: every path node can be toggled under its `known` bit, with
+        // no loop exit where the prefix ends (a data-dependent branch, mispredicted on most
+        // flips). Levels 0..=5 (slots below 64) share one word pair: one masked update.
+        let top = depth.min(5);
+        let mut path = 0u64;
+        for d in 0..=top {
+            path |= 1u64 << ((1usize << d) | (off >> (depth - d)));
+        }
+        let o = ((base / 64) % (PAGE_SLOTS / 64)) * 2;
+        let toggled = page[o] & (path << (base % 64));
+        page[o + 1] ^= toggled;
+        let mut odd = page[o + 1] & toggled;
+        let (mut flipped, mut now_odd) = (toggled.count_ones(), odd.count_ones());
+        // Deeper levels: one word each (whole words, as `base` is then a multiple of 64).
+        for d in top + 1..=depth {
             let i = base | (1usize << d) | (off >> (depth - d));
             let (o, m) = (((i / 64) % (PAGE_SLOTS / 64)) * 2, 1u64 << (i % 64));
-            if page[o] & m == 0 {
-                break;
-            }
-            page[o + 1] ^= m;
-            let odd = page[o + 1] & m != 0;
-            delta += if odd { 1 } else { -1 };
-            any_odd |= odd;
+            let t = page[o] & m;
+            page[o + 1] ^= t;
+            odd |= page[o + 1] & t;
+            flipped += u32::from(t != 0);
+            now_odd += u32::from(page[o + 1] & t != 0);
         }
+        // Known path nodes that turned odd count +1, those that turned even -1.
+        let delta = 2 * i64::from(now_odd) - i64::from(flipped);
         self.odd[b] = (i64::from(self.odd[b]) + delta) as u32;
-        any_odd
+        odd != 0
     }
 
     /// A known odd node of block `b`, searching the known sub-tree depth-first (the root first).
