@@ -182,7 +182,9 @@ impl PassTree {
             (u64::from(left_odd) | (u64::from(right_odd) << 1)) << (i % 64),
         );
         let (known, diff) = self.words_mut(i);
-        let was_odd = (*known & *diff & pair).count_ones();
+        // The two bits summed directly (`count_ones` is a dozen operations without POPCNT).
+        let both = (*known & *diff) >> (i % 64);
+        let was_odd = (both & 1) as u32 + ((both >> 1) & 1) as u32;
         *known |= pair;
         *diff = (*diff & !pair) | set;
         let count = &mut self.odd[node.block];
