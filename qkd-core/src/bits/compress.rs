@@ -3,8 +3,9 @@
 //! whose bases matched this way, and parameter estimation reveals and drops its sample.
 //!
 //! Two kernels compute the same thing: a portable one (a 64 KiB byte table, eight lookups a
-//! word) and, on x86-64 CPUs with fast `PEXT`, one `PEXT` and one `POPCNT` a word
-//! (`compress_x86`). The choice is made once per call, never per word.
+//! word) and, on x86-64 CPUs with BMI2 and AVX-512F (where `PEXT` is known to be fast), one
+//! `PEXT` and one `POPCNT` a word (`compress_x86`). The choice is made once per call, never per
+//! word.
 
 #[cfg(target_arch = "x86_64")]
 mod compress_x86;
@@ -236,7 +237,12 @@ mod tests {
             }
             for (name, kernel) in kernels {
                 let (mut words, mut len) = (prefix.clone(), prefix_len);
-                kernel(sel, selected_count(sel), &mut words, &mut len);
+                // Reserved as `BitString::extend` does: the kernel must not reallocate.
+                let added = selected_count(sel);
+                words.reserve_exact((len + added) / 64 + 2 - words.len());
+                let storage = words.as_ptr();
+                kernel(sel, added, &mut words, &mut len);
+                assert_eq!(words.as_ptr(), storage, "{name}, case {case}: reallocated");
                 assert_eq!(len, expect.len(), "{name}, case {case}");
                 assert_eq!(words.len(), len.div_ceil(64), "{name}, case {case}");
                 assert_eq!(unpack(&words, len), expect, "{name}, case {case}");

@@ -212,8 +212,8 @@ impl BitString {
     /// Appends, word by word, the bits of `values[i]` at the set positions of `masks[i]`, lowest
     /// first: a parallel bit extract over whole arrays, as sifting keeps the bits whose bases
     /// matched. Words past the shorter slice are ignored. Uses one `PEXT` a word on x86-64 CPUs
-    /// where it is fast, a byte table elsewhere. When the storage must grow, the old storage is
-    /// zeroized before it is freed.
+    /// with BMI2 and AVX-512F (where `PEXT` is known to be fast), a byte table elsewhere. When
+    /// the storage must grow, the old storage is zeroized before it is freed.
     ///
     /// ```
     /// use qkd_core::BitString;

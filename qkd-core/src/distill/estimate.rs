@@ -336,6 +336,11 @@ mod tests {
         let seed = [3u8; 32];
         let s = Sample::choose(10_000, 500, &seed).unwrap();
         assert_eq!(s.len(), 500);
+        assert_eq!(
+            s.positions().len(),
+            500,
+            "the bitmap holds as many positions"
+        );
         assert!(s.positions().windows(2).all(|w| w[0] < w[1]));
         assert!(s.positions().iter().all(|&p| p < 10_000));
         assert_eq!(s, Sample::choose(10_000, 500, &seed).unwrap());

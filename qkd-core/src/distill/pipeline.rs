@@ -324,7 +324,7 @@ fn planning_qber(q: f64) -> f64 {
 struct Io<'a, C: ClassicalChannel + ?Sized> {
     channel: &'a mut C,
     /// Size of the last message sent: the next one starts with that capacity (Cascade's
-    /// requests shrink slowly from round to round), instead of growing by doubling.
+    /// requests shrink slowly from round to round), instead of growing from empty by doubling.
     last_len: usize,
 }
 

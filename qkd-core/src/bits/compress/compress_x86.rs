@@ -10,11 +10,12 @@ use core::arch::x86_64::_pext_u64;
 
 use super::{Appender, Selection};
 
-/// Proof that the CPU has BMI2 and POPCNT, and a `PEXT` that takes one instruction. AMD
-/// processors before Zen 3 implement `PEXT` in microcode, tens of times slower than the portable
-/// table; requiring AVX-512F as well excludes them (and every AMD processor without it) while
-/// keeping Intel server processors since Skylake-SP and AMD Zen 4 on. Other CPUs use the
-/// portable kernel.
+/// Proof that the CPU has BMI2, POPCNT and AVX-512F. AVX-512F is not used by the kernel: it is
+/// a conservative sign that `PEXT` is a single fast instruction. AMD processors before Zen 3
+/// implement `PEXT` in microcode, tens of times slower than the portable table, and have no
+/// AVX-512F; Intel server processors since Skylake-SP and AMD Zen 4 on have both. CPUs with a
+/// fast `PEXT` but no AVX-512F (AMD Zen 3, most Intel client processors) use the portable
+/// kernel too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct FastPext(());
 

@@ -502,8 +502,8 @@ fn gather(key: &BitString, orig: &[u32]) -> BitString {
     out
 }
 
-/// Packs parity bits into words (bit `i` is bit `i % 64` of word `i / 64`).
-#[derive(Default)]
+/// Packs parity bits into words (bit `i` is bit `i % 64` of word `i / 64`), into storage
+/// sized up front ([`sized`](Self::sized)).
 pub(crate) struct ParityWriter {
     pub(crate) words: Vec<u64>,
     pub(crate) len: usize,

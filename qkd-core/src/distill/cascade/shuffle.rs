@@ -418,9 +418,9 @@ pub(crate) fn transpose64(a: &mut [u64; 64]) {
     transpose_stage::<1>(a, 0x5555_5555_5555_5555);
 }
 
-/// One round of [`transpose64`]: swaps the `m`-masked bits of each row `r` with bit `J` in its
-/// block of `2 J` rows (and its partner `r + J`). A constant `J` gives constant loop bounds and
-/// shifts, so the rounds vectorise.
+/// One round of [`transpose64`]: in each block of `2 J` rows, swaps the `m`-masked bits of row
+/// `r + J` with the `m << J`-masked bits of row `r` (for the first `J` rows `r`). A constant `J`
+/// gives constant loop bounds and shifts, so the rounds vectorise.
 #[inline(always)]
 fn transpose_stage<const J: usize>(a: &mut [u64; 64], m: u64) {
     for pair in a.chunks_exact_mut(2 * J) {
@@ -518,6 +518,30 @@ mod tests {
                 };
                 assert_eq!(fast.below_u32(bound), expected, "bound {bound}");
             }
+        }
+    }
+
+    /// Keys of more than 2^22 bits keep 32-bit tables; their separate loops (forward,
+    /// original, the shuffled copy, the head mask) agree with the definition too.
+    #[test]
+    fn wide_tables_follow_the_definition() {
+        let n = (1usize << 22) + 64 * 3 + 5;
+        let rr = RowRotation::new(n, &[9u8; 32], 4);
+        assert!(matches!(rr.rho, RowTable::Wide(_)));
+        let mut rng = SeededRng::new(&[2u8; 32], 1);
+        let mut key: Vec<u64> = (0..n.div_ceil(64)).map(|_| rng.0.next_u64()).collect();
+        *key.last_mut().unwrap() &= (1u64 << (n % 64)) - 1;
+        let mut out = vec![0u64; key.len()];
+        rr.shuffle_into(&key, &mut out);
+        let k = n.div_ceil(2);
+        let head = rr.head_mask(k);
+        let bit = |words: &[u64], i: usize| (words[i / 64] >> (i % 64)) & 1;
+        for x in (0..n).step_by(97).chain(n - 70..n) {
+            let q = rr.forward(x);
+            assert!(q < n);
+            assert_eq!(rr.original(q), x);
+            assert_eq!(bit(&out, q), bit(&key, x), "x = {x}");
+            assert_eq!(bit(&head, x) == 1, q < k, "x = {x}");
         }
     }
 

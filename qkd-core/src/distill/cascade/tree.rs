@@ -342,9 +342,10 @@ mod tests {
         }
     }
 
-    /// Flips toggle exactly the known nodes on the flipped position's path, in whole
-    /// power-of-two blocks (the aligned walk), in a partial last block and in blocks of other
-    /// sizes (the general walk), and keep the odd counts.
+    /// Flips toggle exactly the known nodes on the flipped position's path and keep the odd
+    /// counts: in whole power-of-two blocks within one page (the aligned walk, including blocks
+    /// of fewer than 64 slots that share a word), and in partial last blocks, blocks of other
+    /// sizes and blocks spanning pages (4096 bits; the general walk).
     #[test]
     fn flips_match_the_path_definition() {
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
