@@ -15,30 +15,35 @@ use zeroize::Zeroizing;
 
 use crate::distill::cascade::ParityRange;
 
-/// Decodes a byte string of `WIDTH`-byte records with `parse`.
-struct Records<T, const WIDTH: usize> {
-    parse: fn(&[u8; WIDTH]) -> T,
+/// Decodes one byte string with `decode` (`None` for a malformed one), which every adapter here
+/// writes; formats without a native byte string present it as a sequence of bytes. The error
+/// names the length, never the bytes (some adapters carry secret words).
+struct ByteString<T> {
+    decode: fn(&[u8]) -> Option<T>,
     what: &'static str,
 }
 
-impl<'de, T, const WIDTH: usize> Visitor<'de> for Records<T, WIDTH> {
-    type Value = Vec<T>;
+impl<'de, T> Visitor<'de> for ByteString<T> {
+    type Value = T;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "a byte string of {WIDTH}-byte {}", self.what)
+        write!(f, "a byte string of {}", self.what)
     }
 
     fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<Self::Value, E> {
-        let (records, rest) = bytes.as_chunks::<WIDTH>();
-        if !rest.is_empty() {
-            return Err(E::invalid_length(bytes.len(), &self));
-        }
-        Ok(records.iter().map(self.parse).collect())
+        (self.decode)(bytes).ok_or_else(|| E::invalid_length(bytes.len(), &self))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
         self.visit_bytes(&seq_bytes(seq)?)
     }
+}
+
+/// The 8-byte little-endian words of `bytes`, or `None` for a partial word.
+fn le_words(bytes: &[u8]) -> Option<Vec<u64>> {
+    let (words, rest) = bytes.as_chunks::<8>();
+    rest.is_empty()
+        .then(|| words.iter().map(|w| u64::from_le_bytes(*w)).collect())
 }
 
 /// The bytes of a sequence (how formats without a native byte string, such as JSON, present
@@ -67,9 +72,9 @@ pub mod words {
 
     /// Reads a byte string of whole words.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
-        d.deserialize_bytes(Records::<u64, 8> {
-            parse: |b| u64::from_le_bytes(*b),
-            what: "words",
+        d.deserialize_bytes(ByteString {
+            decode: le_words,
+            what: "8-byte words",
         })
     }
 }
@@ -110,44 +115,26 @@ pub mod mask {
     /// Reads either form. A compact mask may not claim more words than a frame of
     /// [`DEFAULT_MAX_FRAME_LEN`] bytes could carry raw.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
-        d.deserialize_bytes(Mask)
+        d.deserialize_bytes(ByteString {
+            decode,
+            what: "bit-mask words",
+        })
     }
 
-    struct Mask;
-
-    impl<'de> Visitor<'de> for Mask {
-        type Value = Vec<u64>;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a byte string holding a bit mask")
-        }
-
-        fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<Self::Value, E> {
-            let bad = || E::invalid_value(de::Unexpected::Bytes(bytes), &self);
-            match bytes.split_first() {
-                Some((&RAW, rest)) => {
-                    let (words, tail) = rest.as_chunks::<8>();
-                    if !tail.is_empty() {
-                        return Err(bad());
-                    }
-                    Ok(words.iter().map(|w| u64::from_le_bytes(*w)).collect())
+    fn decode(bytes: &[u8]) -> Option<Vec<u64>> {
+        match bytes.split_first()? {
+            (&RAW, rest) => le_words(rest),
+            (&ONES, rest) if rest.len() == 16 => {
+                let count = u64::from_le_bytes(rest[..8].try_into().ok()?);
+                let last = u64::from_le_bytes(rest[8..].try_into().ok()?);
+                if !(3..=(DEFAULT_MAX_FRAME_LEN / 8) as u64).contains(&count) {
+                    return None;
                 }
-                Some((&ONES, rest)) if rest.len() == 16 => {
-                    let count = u64::from_le_bytes(rest[..8].try_into().map_err(|_| bad())?);
-                    let last = u64::from_le_bytes(rest[8..].try_into().map_err(|_| bad())?);
-                    if !(3..=(DEFAULT_MAX_FRAME_LEN / 8) as u64).contains(&count) {
-                        return Err(bad());
-                    }
-                    let mut words = vec![u64::MAX; count as usize];
-                    words[count as usize - 1] = last;
-                    Ok(words)
-                }
-                _ => Err(bad()),
+                let mut words = vec![u64::MAX; count as usize];
+                words[count as usize - 1] = last;
+                Some(words)
             }
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-            self.visit_bytes(&seq_bytes(seq)?)
+            _ => None,
         }
     }
 }
@@ -205,30 +192,15 @@ pub(crate) mod ranges {
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Vec<ParityRange>, D::Error> {
-        d.deserialize_bytes(Ranges)
+        d.deserialize_bytes(ByteString {
+            decode,
+            what: "parity ranges",
+        })
     }
 
     /// Bytes needed for `v` (at least one).
     fn width(v: u32) -> usize {
         (4 - v.leading_zeros() as usize / 8).max(1)
-    }
-
-    struct Ranges;
-
-    impl<'de> Visitor<'de> for Ranges {
-        type Value = Vec<ParityRange>;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a byte string of parity ranges")
-        }
-
-        fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<Self::Value, E> {
-            decode(bytes).ok_or_else(|| E::invalid_value(de::Unexpected::Bytes(bytes), &self))
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-            self.visit_bytes(&seq_bytes(seq)?)
-        }
     }
 
     /// The ranges of `bytes`, or `None` for a bad header, a partial record or a field out of

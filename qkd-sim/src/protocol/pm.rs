@@ -125,10 +125,6 @@ fn protocol_error(msg: impl Into<String>) -> SimError {
 struct KeySink(BitString);
 
 impl KeySink {
-    fn new() -> Self {
-        Self::default()
-    }
-
     /// The first `len` bits (the sink is emptied).
     fn take(&mut self, len: usize) -> BitString {
         let mut key = std::mem::take(&mut self.0);
@@ -179,7 +175,7 @@ impl<R: Rng> PmAlice<R> {
             next_seq: 0,
             in_flight: None,
             out: VecDeque::new(),
-            key: KeySink::new(),
+            key: KeySink::default(),
             stats: SiftStats::default(),
             finished: false,
             outcome: None,
@@ -432,7 +428,7 @@ impl<R: Rng> PmBob<R> {
             rng,
             pending: None,
             out: VecDeque::new(),
-            key: KeySink::new(),
+            key: KeySink::default(),
             stats: SiftStats::default(),
             finished: false,
             outcome: None,

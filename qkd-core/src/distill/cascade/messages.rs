@@ -25,7 +25,8 @@ pub struct ParityRequest {
     /// Passes whose top-level block parities are all wanted (every block, in block order).
     pub block_passes: Vec<u16>,
     /// Parities of ranges of shuffled positions (binary-search steps), answered after the
-    /// blocks of `block_passes`. Encoded as one byte string of 10-byte records.
+    /// blocks of `block_passes`. Encoded as one byte string of fixed-width records whose field
+    /// widths fit the message (see `packed`).
     #[serde(with = "crate::packed::ranges")]
     pub ranges: Vec<ParityRange>,
 }

@@ -156,6 +156,30 @@ impl RowTable {
             Self::Wide(t) => t[w][g] as usize,
         }
     }
+
+    /// Calls `f` with each element of `out` and the row of the same rank from `first` on,
+    /// widened: one plain loop per storage width (the width is matched once, not per row).
+    #[inline(always)]
+    fn zip_rows<O>(
+        &self,
+        first: usize,
+        out: &mut [O],
+        mut f: impl FnMut(&mut O, [usize; ROW_GROUPS]),
+    ) {
+        let rows = first..first + out.len();
+        match self {
+            Self::Narrow(t) => {
+                for (o, r) in out.iter_mut().zip(&t[rows]) {
+                    f(o, r.map(usize::from));
+                }
+            }
+            Self::Wide(t) => {
+                for (o, r) in out.iter_mut().zip(&t[rows]) {
+                    f(o, r.map(|w| w as usize));
+                }
+            }
+        }
+    }
 }
 
 impl RowRotation {
@@ -252,20 +276,9 @@ impl RowRotation {
                 let j = r + len - rot;
                 if j >= len { j - len } else { j }
             };
-            let mark = |m: &mut u64, r: usize| *m |= u64::from(shuffled_row(r) < limit) << c;
-            // One loop per storage width, so that each stays a plain, vectorisable loop.
-            match &self.rho {
-                RowTable::Narrow(t) => {
-                    for (m, rows) in mask.iter_mut().zip(t) {
-                        mark(m, usize::from(rows[g]));
-                    }
-                }
-                RowTable::Wide(t) => {
-                    for (m, rows) in mask.iter_mut().zip(t) {
-                        mark(m, rows[g] as usize);
-                    }
-                }
-            }
+            self.rho.zip_rows(0, &mut mask[..self.rows], |m, rows| {
+                *m |= u64::from(shuffled_row(rows[g]) < limit) << c;
+            });
             if c < self.tail {
                 // The partial last row keeps its place before the rotation.
                 mask[self.rows] |= u64::from(shuffled_row(self.rows) < limit) << c;
@@ -314,18 +327,8 @@ impl RowRotation {
         };
         let full = out.len().min(self.rows.saturating_sub(first));
         let (body, partial) = out.split_at_mut(full);
-        match &self.rho_inv {
-            RowTable::Narrow(t) => {
-                for (o, r) in body.iter_mut().zip(&t[first..first + full]) {
-                    *o = gather(r.map(usize::from));
-                }
-            }
-            RowTable::Wide(t) => {
-                for (o, r) in body.iter_mut().zip(&t[first..first + full]) {
-                    *o = gather(r.map(|w| w as usize));
-                }
-            }
-        }
+        self.rho_inv
+            .zip_rows(first, body, |o, rows| *o = gather(rows));
         if let Some(o) = partial.first_mut() {
             // The partial last row keeps its place.
             *o = key[self.rows];

@@ -361,6 +361,9 @@ mod tests {
             (1000, 37),
             (4096 * 2, 4096),
             (700, 512),
+            (100, 16),
+            (96, 8),
+            (40, 1),
         ] {
             let blocks = usize::div_ceil(n, k);
             let mut tree = PassTree::new(n, k, blocks);
